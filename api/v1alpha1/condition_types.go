@@ -1,0 +1,59 @@
+package v1alpha1
+
+// Condition types. Ready, Reconciling and Stalled follow kstatus, so
+// `kubectl wait --for=condition=Ready`, Flux and Argo CD health checks work.
+// The others report one pipeline step each.
+const (
+	// ConditionReady is True when the module was fetched, validated and the
+	// Istio resource for the current generation is rendered and applied.
+	ConditionReady = "Ready"
+	// ConditionReconciling is True while the operator works towards the
+	// current generation (kstatus "abnormal-true" condition).
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when progress needs a change from a person:
+	// the spec, a Secret or the registry content (kstatus "abnormal-true").
+	ConditionStalled = "Stalled"
+	// ConditionModuleFetched reports whether the module bytes were pulled
+	// from the registry and passed the size and digest checks.
+	ConditionModuleFetched = "ModuleFetched"
+	// ConditionModuleValidated reports whether the bytes are a valid Wasm
+	// module exporting a Proxy-Wasm ABI version.
+	ConditionModuleValidated = "ModuleValidated"
+	// ConditionRendered reports whether the Istio resource was rendered and
+	// applied to the cluster.
+	ConditionRendered = "Rendered"
+)
+
+// Condition reasons. Each names one cause a person can act on.
+const (
+	// ReasonSucceeded marks a step or the whole extension as done.
+	ReasonSucceeded = "Succeeded"
+	// ReasonProgressing marks work in progress.
+	ReasonProgressing = "Progressing"
+	// ReasonInvalidReference: module.image is not a valid OCI reference.
+	ReasonInvalidReference = "InvalidReference"
+	// ReasonPullSecretNotFound: module.pullSecretRef names a Secret that does not exist.
+	ReasonPullSecretNotFound = "PullSecretNotFound"
+	// ReasonPullSecretInvalid: the pull Secret is not a usable kubernetes.io/dockerconfigjson Secret.
+	ReasonPullSecretInvalid = "PullSecretInvalid"
+	// ReasonUnauthorized: the registry refused the credentials (HTTP 401/403).
+	ReasonUnauthorized = "Unauthorized"
+	// ReasonNotFound: the repository, tag or digest does not exist in the registry.
+	ReasonNotFound = "NotFound"
+	// ReasonUnsupportedFormat: the artifact is none of the Wasm formats wasmext reads.
+	ReasonUnsupportedFormat = "UnsupportedFormat"
+	// ReasonModuleTooLarge: the module or a layer exceeds the operator's size cap.
+	ReasonModuleTooLarge = "ModuleTooLarge"
+	// ReasonDigestMismatch: downloaded content does not match its digest.
+	ReasonDigestMismatch = "DigestMismatch"
+	// ReasonFetchFailed: a transient registry or network failure; retried with backoff.
+	ReasonFetchFailed = "FetchFailed"
+	// ReasonInvalidWasm: the bytes are not a valid WebAssembly module.
+	ReasonInvalidWasm = "InvalidWasm"
+	// ReasonNotProxyWasm: a valid Wasm module that exports no proxy_abi_version_* function.
+	ReasonNotProxyWasm = "NotProxyWasm"
+	// ReasonRenderFailed: the spec cannot be expressed as the Istio resource.
+	ReasonRenderFailed = "RenderFailed"
+	// ReasonApplyFailed: the API server refused the rendered resource.
+	ReasonApplyFailed = "ApplyFailed"
+)

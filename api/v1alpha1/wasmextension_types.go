@@ -1,0 +1,359 @@
+package v1alpha1
+
+import (
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// WasmExtensionSpec is what a user asks for: which Wasm module to run, where
+// in the mesh, and how.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.selector) && has(self.targetRefs))",message="set at most one of selector and targetRefs"
+type WasmExtensionSpec struct {
+	// module names the Proxy-Wasm module to run and how to pull it.
+	// +required
+	Module ModuleSource `json:"module"`
+
+	// selector picks the workloads, by pod labels, in the extension's
+	// namespace (mesh-wide when the extension lives in Istio's root
+	// namespace). Omit both selector and targetRefs to select every
+	// workload of the namespace. Mutually exclusive with targetRefs.
+	// +optional
+	Selector *WorkloadSelector `json:"selector,omitempty"`
+
+	// targetRefs attaches the extension to Gateway API resources or
+	// Services instead of pods. Mutually exclusive with selector.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	TargetRefs []PolicyTargetReference `json:"targetRefs,omitempty"`
+
+	// type is the kind of Envoy filter the module implements: HTTP (an HTTP
+	// filter, default) or NETWORK (a TCP network filter).
+	// +optional
+	// +kubebuilder:default=HTTP
+	Type PluginType `json:"type,omitempty"`
+
+	// phase places the filter in the proxy's filter chain: AUTHN (before
+	// Istio's authentication filters), AUTHZ (before authorization), STATS
+	// (before telemetry). Omitted, the filter is inserted just before the router.
+	// +optional
+	Phase PluginPhase `json:"phase,omitempty"`
+
+	// priority orders extensions within the same phase: higher runs first.
+	// Ties are broken by namespace and name, as Istio does. Defaults to 0.
+	// +optional
+	Priority *int32 `json:"priority,omitempty"`
+
+	// failStrategy says what the proxy does when the plugin fails fatally:
+	// FailClose (default; requests fail), FailOpen (the plugin is bypassed)
+	// or FailReload (the VM is reloaded).
+	// +optional
+	// +kubebuilder:default=FailClose
+	FailStrategy FailStrategy `json:"failStrategy,omitempty"`
+
+	// pluginName is the plugin name (root id) passed to the module; some
+	// modules use it to choose which plugin to run.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	PluginName string `json:"pluginName,omitempty"`
+
+	// pluginConfig is the configuration handed to the plugin, as a JSON
+	// object. Any fields are kept as written.
+	// +optional
+	// +kubebuilder:validation:Type=object
+	// +kubebuilder:validation:Schemaless
+	// +kubebuilder:pruning:PreserveUnknownFields
+	PluginConfig *apiextensionsv1.JSON `json:"pluginConfig,omitempty"`
+
+	// env sets environment variables of the Wasm VM, inline or copied from
+	// the proxy's host environment.
+	// +optional
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=64
+	Env []EnvVar `json:"env,omitempty"`
+
+	// match restricts the traffic the plugin sees: by workload mode
+	// (client, server or both) and ports. Traffic matching any entry passes
+	// through the plugin. Empty means all traffic.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=16
+	Match []TrafficSelector `json:"match,omitempty"`
+}
+
+// ModuleSource names an OCI artifact holding a Wasm module.
+type ModuleSource struct {
+	// image is the OCI reference of the module, by tag
+	// (`registry.example.com/acme/filter:1.2.0`) or by digest
+	// (`registry.example.com/acme/filter@sha256:…`). A tag is resolved to a
+	// digest by the operator, and only that digest is rendered.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('oci://') && !self.contains('://')",message="image is an OCI reference without a scheme, e.g. registry.example.com/acme/filter:1.0"
+	Image string `json:"image"`
+
+	// pullSecretRef names a kubernetes.io/dockerconfigjson Secret in the
+	// extension's namespace, used to pull the image. The operator passes its
+	// name on to the rendered resource so proxies can pull too.
+	// +optional
+	PullSecretRef *LocalObjectReference `json:"pullSecretRef,omitempty"`
+
+	// insecure allows plain HTTP to the registry. Use it only for local
+	// registries.
+	// +optional
+	Insecure bool `json:"insecure,omitempty"`
+
+	// interval is how often a tag is resolved again to notice a new digest.
+	// Defaults to 10m. Ignored when image is pinned by digest.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+}
+
+// LocalObjectReference names an object in the same namespace.
+type LocalObjectReference struct {
+	// name of the referent.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// WorkloadSelector selects pods by labels.
+type WorkloadSelector struct {
+	// matchLabels are the pod labels a workload must carry, all of them.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=4096
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+}
+
+// PolicyTargetReference names a resource the extension attaches to.
+type PolicyTargetReference struct {
+	// group of the target: `gateway.networking.k8s.io` for Gateway and
+	// GatewayClass, `networking.istio.io` for ServiceEntry, empty for Service.
+	// +optional
+	// +kubebuilder:validation:MaxLength=253
+	Group string `json:"group,omitempty"`
+
+	// kind of the target.
+	// +required
+	// +kubebuilder:validation:Enum=Gateway;GatewayClass;Service;ServiceEntry
+	Kind string `json:"kind"`
+
+	// name of the target.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// PluginType is the kind of Envoy filter a module implements.
+// +kubebuilder:validation:Enum=HTTP;NETWORK
+type PluginType string
+
+// Plugin types.
+const (
+	PluginTypeHTTP    PluginType = "HTTP"
+	PluginTypeNetwork PluginType = "NETWORK"
+)
+
+// PluginPhase places a filter in the filter chain.
+// +kubebuilder:validation:Enum=AUTHN;AUTHZ;STATS
+type PluginPhase string
+
+// Plugin phases.
+const (
+	PhaseAuthn PluginPhase = "AUTHN"
+	PhaseAuthz PluginPhase = "AUTHZ"
+	PhaseStats PluginPhase = "STATS"
+)
+
+// FailStrategy is what a proxy does when a plugin fails fatally.
+// +kubebuilder:validation:Enum=FailClose;FailOpen;FailReload
+type FailStrategy string
+
+// Fail strategies.
+const (
+	FailClose  FailStrategy = "FailClose"
+	FailOpen   FailStrategy = "FailOpen"
+	FailReload FailStrategy = "FailReload"
+)
+
+// EnvVar is an environment variable of the Wasm VM.
+// +kubebuilder:validation:XValidation:rule="self.valueFrom == 'Host' ? !has(self.value) : true",message="value must be empty when valueFrom is Host"
+type EnvVar struct {
+	// name of the variable.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Name string `json:"name"`
+
+	// valueFrom says where the value comes from: Inline (value, the
+	// default) or Host (the proxy's own environment variable of that name).
+	// +optional
+	// +kubebuilder:default=Inline
+	// +kubebuilder:validation:Enum=Inline;Host
+	ValueFrom EnvValueSource `json:"valueFrom,omitempty"`
+
+	// value of the variable, for valueFrom Inline.
+	// +optional
+	// +kubebuilder:validation:MaxLength=4096
+	Value string `json:"value,omitempty"`
+}
+
+// EnvValueSource says where an environment variable's value comes from.
+type EnvValueSource string
+
+// Environment value sources.
+const (
+	EnvInline EnvValueSource = "Inline"
+	EnvHost   EnvValueSource = "Host"
+)
+
+// TrafficSelector selects traffic by workload mode and ports.
+type TrafficSelector struct {
+	// mode is the traffic direction: Client (outbound), Server (inbound) or
+	// ClientAndServer. Omitted, both.
+	// +optional
+	// +kubebuilder:validation:Enum=Client;Server;ClientAndServer
+	Mode WorkloadMode `json:"mode,omitempty"`
+
+	// ports restricts the plugin to these port numbers.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MaxItems=64
+	Ports []PortNumber `json:"ports,omitempty"`
+}
+
+// PortNumber is a TCP port number.
+// +kubebuilder:validation:Minimum=1
+// +kubebuilder:validation:Maximum=65535
+type PortNumber int32
+
+// WorkloadMode is the direction of traffic a plugin sees.
+type WorkloadMode string
+
+// Workload modes.
+const (
+	ModeClient          WorkloadMode = "Client"
+	ModeServer          WorkloadMode = "Server"
+	ModeClientAndServer WorkloadMode = "ClientAndServer"
+)
+
+// WasmExtensionStatus is what the operator observed and did.
+type WasmExtensionStatus struct {
+	// observedGeneration is the generation whose outcome the conditions report.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, Reconciling and Stalled (kstatus) and one per
+	// pipeline step: ModuleFetched, ModuleValidated, Rendered.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	// +kubebuilder:validation:MaxItems=16
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// module describes the module that is rendered now (the last known
+	// good one while a newer version fails).
+	// +optional
+	Module *ModuleStatus `json:"module,omitempty"`
+
+	// rendered lists the objects the operator created for this extension.
+	// +optional
+	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=8
+	Rendered []RenderedObject `json:"rendered,omitempty"`
+}
+
+// ModuleStatus describes a fetched and validated module.
+type ModuleStatus struct {
+	// repository is the repository the module came from, without tag or digest.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Repository string `json:"repository,omitempty"`
+	// digest is the manifest digest the tag resolved to; it is what is rendered.
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Digest string `json:"digest,omitempty"`
+	// sha256 is the hex SHA-256 of the .wasm bytes.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	SHA256 string `json:"sha256,omitempty"`
+	// size of the .wasm bytes.
+	// +optional
+	Size int64 `json:"size,omitempty"`
+	// format is the packaging the module was found in: cncf, wasm-to-oci,
+	// solo, docker-image or oci-image.
+	// +optional
+	// +kubebuilder:validation:MaxLength=32
+	Format string `json:"format,omitempty"`
+	// abi is the Proxy-Wasm ABI version the module exports, e.g. proxy_abi_version_0_2_1.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	ABI string `json:"abi,omitempty"`
+}
+
+// RenderedObject names an object rendered for an extension.
+type RenderedObject struct {
+	// apiVersion of the object.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	APIVersion string `json:"apiVersion"`
+	// kind of the object.
+	// +required
+	// +kubebuilder:validation:MaxLength=63
+	Kind string `json:"kind"`
+	// name of the object, in the extension's namespace.
+	// +required
+	// +kubebuilder:validation:MaxLength=253
+	Name string `json:"name"`
+}
+
+// WasmExtension ships a Proxy-Wasm module to the Envoy proxies of selected
+// workloads: the operator pulls it once, verifies and inspects it, and
+// renders the Istio resource that makes the proxies load it.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=wasmext,categories=istio-io
+// +kubebuilder:printcolumn:name="Image",type=string,JSONPath=`.spec.module.image`
+// +kubebuilder:printcolumn:name="Digest",type=string,JSONPath=`.status.module.digest`,priority=0
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type WasmExtension struct {
+	metav1.TypeMeta `json:",inline"`
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired extension.
+	// +required
+	Spec WasmExtensionSpec `json:"spec"`
+
+	// status is what the operator observed.
+	// +optional
+	Status WasmExtensionStatus `json:"status,omitempty"`
+}
+
+// WasmExtensionList is a list of WasmExtensions.
+//
+// +kubebuilder:object:root=true
+type WasmExtensionList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []WasmExtension `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&WasmExtension{}, &WasmExtensionList{})
+}
