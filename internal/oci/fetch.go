@@ -1,0 +1,115 @@
+package oci
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/registry/remote"
+)
+
+// Fetch reads the manifest d of req.Image's repository (verifying its
+// digest), picks the format, and reads only the blob that holds the module,
+// capped and verified against its digest. A tag in req.Image is ignored: d
+// says what to read. When d is empty the digest of req.Image is used.
+func (f *Fetcher) Fetch(ctx context.Context, req Request, d digest.Digest) (*Module, error) {
+	ref, err := ParseReference(req.Image)
+	if err != nil {
+		return nil, err
+	}
+	if d == "" {
+		d = ref.Digest
+	}
+	if err := d.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: fetch %s: manifest digest %q: %v", ErrInvalidReference, ref.RepositoryURL(), d, err)
+	}
+	repo := f.repository(ref, req)
+	what := fmt.Sprintf("manifest %s of %s", d, ref.RepositoryURL())
+	mt, raw, err := readManifest(ctx, repo, d)
+	if err != nil {
+		return nil, classify(err, "read "+what)
+	}
+	sel, err := selectFormat(mt, raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	wasm, err := f.readModule(ctx, repo, sel)
+	if err != nil {
+		return nil, classify(err, fmt.Sprintf("read %s layer %s of %s", sel.Format, sel.Layer.Digest, what))
+	}
+	sum := sha256.Sum256(wasm)
+	return &Module{
+		Repository: ref.RepositoryURL(),
+		Digest:     d,
+		Wasm:       wasm,
+		SHA256:     hex.EncodeToString(sum[:]),
+		Size:       int64(len(wasm)),
+		Format:     sel.Format,
+	}, nil
+}
+
+// readManifest GETs manifest d and returns its media type and bytes,
+// capped at MaxManifestSize and verified against d.
+func readManifest(ctx context.Context, repo *remote.Repository, d digest.Digest) (string, []byte, error) {
+	desc, rc, err := repo.Manifests().FetchReference(ctx, d.String())
+	if err != nil {
+		return "", nil, err
+	}
+	defer rc.Close()
+	if desc.Size > MaxManifestSize {
+		return "", nil, fmt.Errorf("%w: manifest is %d bytes, cap is %d", ErrTooLarge, desc.Size, MaxManifestSize)
+	}
+	desc.Digest = d // verify against what was asked for, not what the server said
+	raw, err := content.ReadAll(io.LimitReader(rc, MaxManifestSize+1), desc)
+	if err != nil {
+		return "", nil, err
+	}
+	return desc.MediaType, raw, nil
+}
+
+// readModule fetches the selected layer and returns the Wasm bytes.
+func (f *Fetcher) readModule(ctx context.Context, repo *remote.Repository, sel selection) ([]byte, error) {
+	if sel.Layer.Size > f.lim.module {
+		return nil, fmt.Errorf("%w: layer is %d bytes, cap is %d", ErrTooLarge, sel.Layer.Size, f.lim.module)
+	}
+	rc, err := repo.Blobs().Fetch(ctx, sel.Layer)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	body := io.LimitReader(rc, f.lim.module+1)
+	switch sel.Format {
+	case FormatDockerImage, FormatOCIImage:
+		return readImageLayer(body, sel.Layer, f.lim)
+	default:
+		return content.ReadAll(body, sel.Layer)
+	}
+}
+
+// readImageLayer streams an image layer through the digest verifier into
+// the tar walker, then drains and verifies the rest. A digest mismatch wins
+// over any extraction error: garbage in a tampered layer is not the
+// image author's fault.
+func readImageLayer(body io.Reader, desc ocispec.Descriptor, lim limits) ([]byte, error) {
+	vr := content.NewVerifyReader(body, desc)
+	wasm, xerr := extractPluginWasm(vr, lim)
+	_, derr := io.Copy(io.Discard, vr)
+	verr := vr.Verify()
+	switch {
+	case errors.Is(verr, content.ErrMismatchedDigest), errors.Is(verr, content.ErrTrailingData):
+		return nil, verr
+	case xerr != nil:
+		return nil, xerr
+	case derr != nil:
+		return nil, derr
+	case verr != nil:
+		return nil, verr
+	}
+	return wasm, nil
+}
