@@ -1,0 +1,75 @@
+// Package wasmtest provides WebAssembly test fixtures for tests, benchmarks
+// and demo programs: small modules assembled from the WAT sources in
+// testdata/ (see testdata/README.md for how they are built).
+//
+// It owns the fixture files and nothing else. It must not be imported by
+// production code, and it must not run or inspect modules itself.
+package wasmtest
+
+import (
+	_ "embed"
+	"encoding/binary"
+	"strconv"
+)
+
+//go:generate make -C testdata
+
+var (
+	// ProxyWasm is a minimal Proxy-Wasm (ABI 0.2.1) HTTP filter whose
+	// proxy_on_configure logs the plugin configuration and returns 1.
+	//
+	//go:embed testdata/proxy_wasm.wasm
+	ProxyWasm []byte
+
+	// ProxyWasmV2 behaves like ProxyWasm but logs a different message, so its
+	// sha256 differs.
+	//
+	//go:embed testdata/proxy_wasm_v2.wasm
+	ProxyWasmV2 []byte
+
+	// NotProxyWasm is a valid module shaped like a WASI command: it exports
+	// only _start and memory.
+	//
+	//go:embed testdata/not_proxy_wasm.wasm
+	NotProxyWasm []byte
+
+	// ConfigureFails is a Proxy-Wasm module whose proxy_on_configure
+	// returns 0 (configuration rejected).
+	//
+	//go:embed testdata/configure_fails.wasm
+	ConfigureFails []byte
+
+	// ConfigureTraps is a Proxy-Wasm module whose proxy_on_configure traps.
+	//
+	//go:embed testdata/configure_traps.wasm
+	ConfigureTraps []byte
+)
+
+// Invalid starts with a valid Wasm header followed by garbage.
+var Invalid = []byte("\x00asm\x01\x00\x00\x00\xff garbage")
+
+// VariantSection is the name of the custom section Variant appends.
+const VariantSection = "wasmext.variant"
+
+// Variant returns a copy of ProxyWasm with a custom section named
+// VariantSection holding the decimal i appended: a still-valid module with a
+// sha256 distinct for every i.
+func Variant(i int) []byte {
+	return AppendCustomSection(ProxyWasm, VariantSection, []byte(strconv.Itoa(i)))
+}
+
+// AppendCustomSection returns a copy of module with a custom section (id 0)
+// named name and holding payload appended. Custom sections may appear
+// anywhere, so the result is valid whenever module is.
+func AppendCustomSection(module []byte, name string, payload []byte) []byte {
+	var body []byte
+	body = binary.AppendUvarint(body, uint64(len(name)))
+	body = append(body, name...)
+	body = append(body, payload...)
+
+	out := make([]byte, 0, len(module)+len(body)+1+binary.MaxVarintLen32)
+	out = append(out, module...)
+	out = append(out, 0) // custom section id
+	out = binary.AppendUvarint(out, uint64(len(body)))
+	return append(out, body...)
+}
