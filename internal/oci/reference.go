@@ -36,13 +36,14 @@ func ParseReference(image string) (Reference, error) {
 		}
 		ref.Digest, path = d, repo
 	}
+	hasTag := false
 	if i := strings.LastIndex(path, ":"); i >= 0 {
-		path, ref.Tag = path[:i], path[i+1:]
+		path, ref.Tag, hasTag = path[:i], path[i+1:], true
 	} else if ref.Digest == "" {
 		ref.Tag = "latest"
 	}
 	ref.Repository = path
-	if err := ref.validate(); err != nil {
+	if err := ref.validate(hasTag); err != nil {
 		return Reference{}, fmt.Errorf("%w: %q: %v", ErrInvalidReference, image, err)
 	}
 	return ref, nil
@@ -53,7 +54,7 @@ func looksLikeHost(h string) bool {
 }
 
 // validate checks each part with the rules oras-go applies.
-func (r Reference) validate() error {
+func (r Reference) validate(hasTag bool) error {
 	o := registry.Reference{Registry: r.Registry, Repository: r.Repository, Reference: r.Tag}
 	if err := o.ValidateRegistry(); err != nil {
 		return err
@@ -61,7 +62,7 @@ func (r Reference) validate() error {
 	if err := o.ValidateRepository(); err != nil {
 		return err
 	}
-	if r.Tag != "" {
+	if hasTag || r.Tag != "" {
 		return o.ValidateReferenceAsTag()
 	}
 	return nil
