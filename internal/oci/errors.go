@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
@@ -65,6 +66,11 @@ func sentinelFor(err error) error {
 		case http.StatusNotFound:
 			return ErrNotFound
 		}
+	}
+	// oras-go has no sentinel for a blob whose Content-Length differs from
+	// its descriptor's size; retrying cannot fix the manifest.
+	if strings.Contains(err.Error(), "mismatch Content-Length") {
+		return ErrDigestMismatch
 	}
 	for _, m := range []struct{ from, to error }{
 		{ErrInvalidReference, ErrInvalidReference},

@@ -32,6 +32,7 @@ func TestClassify(t *testing.T) {
 		{"mismatched digest", content.ErrMismatchedDigest, ErrDigestMismatch},
 		{"trailing data", content.ErrTrailingData, ErrDigestMismatch},
 		{"own sentinel", fmt.Errorf("%w: x", ErrTooLarge), ErrTooLarge},
+		{"content length lies", errors.New(`GET "http://x/v2/a/blobs/sha256:1": mismatch Content-Length`), ErrDigestMismatch},
 		{"unexpected EOF", io.ErrUnexpectedEOF, nil},
 		{"deadline", context.DeadlineExceeded, nil},
 		{"scheme mismatch", http.ErrSchemeMismatch, nil},

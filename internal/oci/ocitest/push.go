@@ -101,15 +101,6 @@ func artifact(configType string, conf []byte, layerType string, wasm []byte) Man
 // PushManifest pushes m's blobs and then m under repoTag, and returns the
 // manifest digest.
 func PushManifest(ctx context.Context, host, repoTag string, m Manifest, opts ...PushOption) (digest.Digest, error) {
-	repoName, tag := splitRepoTag(repoTag)
-	repo := &remote.Repository{
-		Reference: registry.Reference{Registry: host, Repository: repoName},
-		PlainHTTP: true,
-		Client: &auth.Client{
-			Client:     http.DefaultClient,
-			Credential: auth.StaticCredential(host, config(opts).cred),
-		},
-	}
 	if m.MediaType == "" {
 		m.MediaType = ocispec.MediaTypeImageManifest
 		if m.Config.MediaType == "" {
@@ -118,9 +109,9 @@ func PushManifest(ctx context.Context, host, repoTag string, m Manifest, opts ..
 	}
 	doc := manifestJSON{SchemaVersion: 2, MediaType: m.MediaType, ArtifactType: m.ArtifactType}
 	for i, b := range append([]Blob{m.Config}, m.Layers...) {
-		desc := ocispec.Descriptor{MediaType: b.MediaType, Digest: digest.FromBytes(b.Data), Size: int64(len(b.Data))}
-		if err := repo.Blobs().Push(ctx, desc, bytes.NewReader(b.Data)); err != nil {
-			return "", fmt.Errorf("ocitest: push blob %s of %s: %w", desc.Digest, repoTag, err)
+		desc, err := PushBlob(ctx, host, repoTag, b, opts...)
+		if err != nil {
+			return "", err
 		}
 		if i == 0 {
 			doc.Config = desc
@@ -132,11 +123,42 @@ func PushManifest(ctx context.Context, host, repoTag string, m Manifest, opts ..
 	if err != nil {
 		return "", err
 	}
-	desc := ocispec.Descriptor{MediaType: m.MediaType, Digest: digest.FromBytes(raw), Size: int64(len(raw))}
+	return PushRaw(ctx, host, repoTag, m.MediaType, raw, opts...)
+}
+
+// PushBlob pushes one blob to repoTag's repository and returns its descriptor.
+func PushBlob(ctx context.Context, host, repoTag string, b Blob, opts ...PushOption) (ocispec.Descriptor, error) {
+	repo, _ := repository(host, repoTag, opts)
+	desc := ocispec.Descriptor{MediaType: b.MediaType, Digest: digest.FromBytes(b.Data), Size: int64(len(b.Data))}
+	if err := repo.Blobs().Push(ctx, desc, bytes.NewReader(b.Data)); err != nil {
+		return desc, fmt.Errorf("ocitest: push blob %s to %s: %w", desc.Digest, repoTag, err)
+	}
+	return desc, nil
+}
+
+// PushRaw pushes manifest bytes as they are (blobs are not checked) under
+// repoTag with the given media type, and returns their digest. It is for
+// hostile manifests: missing blobs, lying sizes, huge manifests.
+func PushRaw(ctx context.Context, host, repoTag, mediaType string, raw []byte, opts ...PushOption) (digest.Digest, error) {
+	repo, tag := repository(host, repoTag, opts)
+	desc := ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(raw), Size: int64(len(raw))}
 	if err := repo.PushReference(ctx, desc, bytes.NewReader(raw), tag); err != nil {
-		return "", fmt.Errorf("ocitest: push manifest %s:%s: %w", repoName, tag, err)
+		return "", fmt.Errorf("ocitest: push manifest %s: %w", repoTag, err)
 	}
 	return desc.Digest, nil
+}
+
+func repository(host, repoTag string, opts []PushOption) (*remote.Repository, string) {
+	name, tag := splitRepoTag(repoTag)
+	return &remote.Repository{
+		Reference: registry.Reference{Registry: host, Repository: name},
+		PlainHTTP: true,
+		Client: &auth.Client{
+			Client:     http.DefaultClient,
+			Credential: auth.StaticCredential(host, config(opts).cred),
+		},
+		MaxMetadataBytes: 64 << 20, // let tests push oversized manifests
+	}, tag
 }
 
 // manifestJSON is an OCI or Docker schema2 manifest; both have this shape.
