@@ -1,0 +1,179 @@
+# wasmext Makefile (kubebuilder v4 layout). `make help` lists the targets.
+#
+# Every tool is built from its Go module into bin/ and version-stamped (bin/<tool>-<version>, with
+# bin/<tool> a symlink), so bumping a version below rebuilds it. Nothing is downloaded except Go
+# modules: envtest's kube-apiserver and etcd are built from source by hack/envtest-bins.sh
+# when setup-envtest cannot download them.
+
+# ---- tool versions ---------------------------------------------------------------------------------
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+GOLANGCI_LINT_VERSION    ?= v2.15.0
+# The CNCF distribution registry for the demo and e2e; pinned by hack/tools/registry/go.mod.
+REGISTRY_VERSION         ?= $(shell awk '$$1 == "github.com/distribution/distribution/v3" {print $$2}' hack/tools/registry/go.mod)
+# kube-apiserver and etcd versions are pinned by hack/tools/kube-apiserver and hack/tools/etcd.
+
+# ---- settings --------------------------------------------------------------------------------------
+IMG ?= controller:latest
+CONTAINER_TOOL ?= docker
+# Extra `go test` flags, e.g. `make test TEST_FLAGS=-race` (needs cgo/gcc; roughly doubles the time).
+TEST_FLAGS ?=
+# `make demo KEEP=1` leaves the demo's control plane and registry running.
+KEEP ?=
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
+GOLANGCI_LINT  ?= $(LOCALBIN)/golangci-lint
+REGISTRY       ?= $(LOCALBIN)/registry
+
+# Paths written by `make manifests generate`; `make verify` fails when they differ from git.
+GENERATED_PATHS = config/crd/bases config/rbac/role.yaml ':(glob)api/**/zz_generated.*.go'
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs (config/crd/bases) and the manager ClusterRole (config/rbac/role.yaml).
+	"$(CONTROLLER_GEN)" crd rbac:roleName=wasmext-manager-role webhook paths="./..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods (api/**/zz_generated.deepcopy.go).
+	"$(CONTROLLER_GEN)" object paths="./api/..."
+
+.PHONY: fmt
+fmt: ## Run go fmt against code.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet against code.
+	go vet ./...
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint (config: .golangci.yml).
+	"$(GOLANGCI_LINT)" run
+
+.PHONY: lint-fix
+lint-fix: golangci-lint ## Run golangci-lint and apply its fixes.
+	"$(GOLANGCI_LINT)" run --fix
+
+.PHONY: envtest
+envtest: ## Provide kube-apiserver and etcd for envtest in bin/k8s (built from Go modules if needed; ~10 min cold).
+	@hack/envtest-bins.sh >/dev/null
+
+.PHONY: test
+test: manifests generate envtest ## Run all tests against a real kube-apiserver + etcd; coverage in cover.out.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go test ./... -count=1 $(TEST_FLAGS) -coverprofile cover.out
+
+.PHONY: verify
+verify: manifests generate fmt ## Fail when generated or formatted files differ from what is committed.
+	@dirty="$$(git status --porcelain --untracked-files=all -- $(GENERATED_PATHS) $$(git ls-files '*.go'))"; \
+	if [ -n "$$dirty" ]; then \
+		echo "Generated or formatted files are stale; run 'make manifests generate fmt' and commit:"; \
+		echo "$$dirty"; git --no-pager diff --stat -- $(GENERATED_PATHS); exit 1; \
+	fi; echo "verify: generated files are up to date"
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the manager binary (bin/manager).
+	go build -o bin/manager .
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the controller from your host against the cluster in ~/.kube/config.
+	go run .
+
+.PHONY: docker-build
+docker-build: ## Build the manager image (IMG=controller:latest).
+	$(CONTAINER_TOOL) build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the manager image.
+	$(CONTAINER_TOOL) push $(IMG)
+
+.PHONY: registry
+registry: $(REGISTRY) ## Build the CNCF distribution registry (bin/registry) for the demo and e2e.
+
+.PHONY: demo
+demo: envtest registry ## Run the end-to-end demo on envtest + a local registry (KEEP=1 leaves it running).
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" WASMEXT_REGISTRY_BIN="$(REGISTRY)" \
+		go run ./test/demo $(if $(KEEP),-keep)
+
+.PHONY: bench
+bench: envtest ## Run the benchmark (test/bench).
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" WASMEXT_REGISTRY_BIN="$(REGISTRY)" go run ./test/bench
+
+.PHONY: test-e2e
+test-e2e: ## Run the kind end-to-end test (hack/e2e-kind.sh; needs root, docker, ~15 min cold).
+	hack/e2e-kind.sh
+
+##@ Deployment
+
+.PHONY: install
+install: manifests ## Install the CRDs into the cluster in ~/.kube/config.
+	kubectl apply --server-side -f config/crd/bases
+
+.PHONY: uninstall
+uninstall: ## Uninstall the CRDs.
+	kubectl delete --ignore-not-found -f config/crd/bases
+
+.PHONY: deploy
+deploy: manifests ## Deploy the controller (config/default) with IMG.
+	kubectl kustomize config/default | sed 's|image: controller:latest|image: $(IMG)|' | kubectl apply --server-side -f -
+
+.PHONY: undeploy
+undeploy: ## Undeploy the controller.
+	kubectl kustomize config/default | kubectl delete --ignore-not-found -f -
+
+##@ Tools
+
+.PHONY: tools
+tools: controller-gen golangci-lint ## Build the code generators and linters into bin/.
+
+$(LOCALBIN):
+	mkdir -p "$(LOCALBIN)"
+
+.PHONY: controller-gen
+controller-gen: $(LOCALBIN) ## Build controller-gen into bin/.
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(LOCALBIN) ## Build golangci-lint into bin/ (a few minutes the first time).
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+# The registry is built inside its tools module, so its go.sum is checked in here.
+$(REGISTRY): hack/tools/registry/go.mod hack/tools/registry/go.sum | $(LOCALBIN)
+	@[ -n "$(REGISTRY_VERSION)" ] || { echo "cannot read the registry version from hack/tools/registry/go.mod"; exit 1; }
+	@if [ ! -x "$(REGISTRY)-$(REGISTRY_VERSION)" ]; then \
+		echo "Building registry $(REGISTRY_VERSION)"; \
+		cd hack/tools/registry && CGO_ENABLED=0 go build -o "$(REGISTRY)-$(REGISTRY_VERSION).tmp" github.com/distribution/distribution/v3/cmd/registry; \
+		mv "$(REGISTRY)-$(REGISTRY_VERSION).tmp" "$(REGISTRY)-$(REGISTRY_VERSION)"; \
+	fi
+	ln -sfn "$(notdir $(REGISTRY))-$(REGISTRY_VERSION)" "$(REGISTRY)"
+	touch -h "$(REGISTRY)"
+
+# go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
+# $1 - target path with name of binary
+# $2 - package url which can be installed
+# $3 - specific version of package
+define go-install-tool
+@[ -f "$(1)-$(3)" ] && [ "$$(readlink -- "$(1)" 2>/dev/null)" = "$$(basename "$(1)")-$(3)" ] || { \
+set -e; \
+package=$(2)@$(3) ;\
+echo "Building $${package}" ;\
+rm -f "$(1)" ;\
+GOBIN="$(LOCALBIN)" go install $${package} ;\
+mv "$(LOCALBIN)/$$(basename "$(1)")" "$(1)-$(3)" ;\
+ln -sf "$$(basename "$(1)")-$(3)" "$(1)" ;\
+}
+endef
