@@ -53,3 +53,36 @@ func TestPullSecret(t *testing.T) {
 	_, err = f.Resolve(ctx, wrong)
 	wantErr(t, err, oci.ErrUnauthorized)
 }
+
+// TestConcurrentCredentials runs anonymous and authenticated requests at
+// once through one Fetcher: tokens must not leak between credentials.
+func TestConcurrentCredentials(t *testing.T) {
+	reg, f := setup(t, oci.Options{})
+	reg.RequireAuth("alice", "s3cret")
+	alice := auth.Credential{Username: "alice", Password: "s3cret"}
+	d := push(t, reg, "acme/private:1", oci.FormatSolo, module("p"), ocitest.Credential(alice))
+
+	errs := make(chan error, 16)
+	for i := range 16 {
+		go func() {
+			req := request(reg, "acme/private:1")
+			if i%2 == 0 {
+				req.Credential = alice
+			}
+			_, err := f.Fetch(context.Background(), req, d)
+			switch {
+			case i%2 == 0 && err != nil:
+				errs <- err
+			case i%2 == 1 && !errors.Is(err, oci.ErrUnauthorized):
+				errs <- errors.New("anonymous fetch was not refused")
+			default:
+				errs <- nil
+			}
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
