@@ -60,7 +60,7 @@ type Facts struct {
 // wazero store never forgets a function signature it has seen, so a
 // process-wide runtime fed hostile modules would grow without bound.
 func Inspect(ctx context.Context, wasm []byte) (Facts, error) {
-	if err := checkHeader(wasm); err != nil {
+	if err := precheck(wasm); err != nil {
 		return Facts{}, err
 	}
 	rt := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
@@ -76,8 +76,7 @@ func runtimeConfig() wazero.RuntimeConfig {
 	return wazero.NewRuntimeConfigInterpreter().WithDebugInfoEnabled(false)
 }
 
-// inspectWith does the work of Inspect on the given runtime, after the header
-// check.
+// inspectWith does the work of Inspect on the given runtime, after precheck.
 func inspectWith(ctx context.Context, rt wazero.Runtime, wasm []byte) (f Facts, err error) {
 	if err := ctx.Err(); err != nil {
 		return Facts{}, err
@@ -173,6 +172,15 @@ func hint(f Facts) string {
 		return " (looks like a WASI command, not a Proxy-Wasm plugin)"
 	}
 	return ""
+}
+
+// precheck rejects, before wazero sees them, bytes that are not a Wasm binary
+// and modules whose sizes would make wazero's decoder exhaust memory.
+func precheck(wasm []byte) error {
+	if err := checkHeader(wasm); err != nil {
+		return err
+	}
+	return checkBounds(wasm)
 }
 
 // wasmHeader is the magic number "\0asm" followed by binary format version 1.

@@ -36,6 +36,9 @@ func BenchmarkInspect(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(m.wasm)))
 			for b.Loop() {
+				if err := precheck(m.wasm); err != nil {
+					b.Fatal(err)
+				}
 				if _, err := inspectWith(b.Context(), rt, m.wasm); err != nil {
 					b.Fatal(err)
 				}

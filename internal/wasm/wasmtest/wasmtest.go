@@ -43,6 +43,14 @@ var (
 	//
 	//go:embed testdata/configure_traps.wasm
 	ConfigureTraps []byte
+
+	// Features is a Proxy-Wasm-shaped module that uses every section and
+	// encoding of WebAssembly 2.0 (all element and data segment kinds,
+	// reference types, SIMD, a name section), for decoder tests. It is
+	// never meant to run.
+	//
+	//go:embed testdata/features.wasm
+	Features []byte
 )
 
 // Invalid starts with a valid Wasm header followed by garbage.
