@@ -54,11 +54,12 @@ type Facts struct {
 // proxy_abi_version_* function.
 //
 // Each call creates and closes its own interpreter runtime. BenchmarkInspect
-// (2 busy cores) found no measurable gain from sharing one: ~65-130 µs, 190
-// allocs, 26.8 KB per call on the 479-byte fixture either way (shared: 10
-// fewer allocs), ~1.9 ms for a module with a 1 MiB custom section. And a
-// wazero store never forgets a function signature it has seen, so a
-// process-wide runtime fed hostile modules would grow without bound.
+// (2 busy cores) found no measurable gain from sharing one: 55-115 µs,
+// 190 allocs, 27 KB on the 479-byte fixture (shared: 10 fewer allocs);
+// 1.2-2.2 ms for a 1 MiB custom section; 0.2-0.4 s and 65 MB allocated for a
+// 2.6 MB plugin built by the Go toolchain, either way. And a wazero store
+// never forgets a function signature it has seen, so a process-wide runtime
+// fed hostile modules would grow without bound.
 func Inspect(ctx context.Context, wasm []byte) (Facts, error) {
 	if err := precheck(wasm); err != nil {
 		return Facts{}, err

@@ -10,8 +10,9 @@ import (
 )
 
 // BenchmarkInspect measures Inspect (a fresh runtime per call) on the tiny
-// fixture and on a module carrying a 1 MiB custom section. The "shared"
-// variants reuse one runtime, to justify the choice documented on Inspect.
+// fixture, on a module carrying a 1 MiB custom section and on a 2.6 MB
+// plugin built by the Go toolchain. The "shared" variants reuse one runtime,
+// to justify the choice documented on Inspect.
 func BenchmarkInspect(b *testing.B) {
 	large := wasmtest.AppendCustomSection(wasmtest.ProxyWasm, "wasmext.padding", bytes.Repeat([]byte{0xab}, 1<<20))
 	for _, m := range []struct {
@@ -20,6 +21,7 @@ func BenchmarkInspect(b *testing.B) {
 	}{
 		{"ProxyWasm", wasmtest.ProxyWasm},
 		{"1MiBCustomSection", large},
+		{"GoPlugin", goPlugin(b)},
 	} {
 		b.Run(m.name, func(b *testing.B) {
 			b.ReportAllocs()

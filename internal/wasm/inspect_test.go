@@ -208,7 +208,9 @@ func FuzzInspect(f *testing.F) {
 	for _, seed := range [][]byte{
 		wasmtest.ProxyWasm, wasmtest.ProxyWasmV2, wasmtest.NotProxyWasm,
 		wasmtest.ConfigureFails, wasmtest.ConfigureTraps, wasmtest.Invalid,
-		wasmtest.Variant(0), nil, []byte("\x00asm\x01\x00\x00\x00"),
+		wasmtest.Variant(0), wasmtest.Features, nil, []byte("\x00asm\x01\x00\x00\x00"),
+		module(section(10, "\x01\x06\x01\xd0\x86\x03\x7f\x0b")),
+		module(section(0, "\x04name\x01\x05", huge)),
 	} {
 		f.Add(seed)
 	}
