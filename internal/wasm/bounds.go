@@ -34,6 +34,9 @@ func walk(b []byte) (complete bool, err error) {
 		id := b[w.pos]
 		w.pos++
 		w.end, w.section = len(b), sectionName(id)
+		if id > secTag {
+			return false, w.fail("unknown section id %d", id)
+		}
 		size, err := w.u32()
 		if err == nil && int64(size) > int64(len(b)-w.pos) {
 			err = w.fail("declares %d bytes but only %d remain", size, len(b)-w.pos)

@@ -4,8 +4,9 @@
 //
 // It owns validation and the facts read from a module. It must not fetch,
 // cache or store modules, and Inspect must never instantiate or run one: the
-// bytes are hostile until proven otherwise. Dry runs inside a Proxy-Wasm host
-// belong to a separate sandbox step.
+// bytes are hostile until proven otherwise. Running a module (the dry run in
+// a tiny Proxy-Wasm host) is a separate step with its own time and memory
+// limits.
 package wasm
 
 import (
@@ -51,7 +52,10 @@ type Facts struct {
 //
 // It returns an error wrapping ErrInvalidWasm when the bytes are not valid
 // WebAssembly, and ErrNotProxyWasm when the module exports no
-// proxy_abi_version_* function.
+// proxy_abi_version_* function. Before wazero sees the bytes it checks the
+// header and every declared size (see checkBounds), so a few hostile bytes
+// cannot exhaust memory; it also refuses functions declaring more than 50,000
+// locals, which V8 and wasmtime refuse too.
 //
 // Each call creates and closes its own interpreter runtime. BenchmarkInspect
 // (2 busy cores) found no measurable gain from sharing one: 55-115 µs,

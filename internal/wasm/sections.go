@@ -17,11 +17,12 @@ const (
 	secCode
 	secData
 	secDataCount
+	secTag
 )
 
 func sectionName(id byte) string {
 	names := [...]string{"custom", "type", "import", "function", "table", "memory",
-		"global", "export", "start", "element", "code", "data", "data count"}
+		"global", "export", "start", "element", "code", "data", "data count", "tag"}
 	if int(id) < len(names) {
 		return names[id]
 	}
@@ -84,7 +85,7 @@ func (w *walker) walkSection(id byte) error {
 		return w.repeat("function bodies", 3, w.functionBody)
 	case secData:
 		return w.repeat("data segments", 2, w.dataSegment)
-	default: // tags (exception handling is off) or not a section
+	default: // tags: exception handling is off, so wazero rejects them
 		return errStop
 	}
 }
