@@ -9,7 +9,7 @@
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION    ?= v2.15.0
 # The CNCF distribution registry for the demo and e2e; pinned by hack/tools/registry/go.mod.
-REGISTRY_VERSION         ?= $(shell awk '$$1 == "github.com/distribution/distribution/v3" {print $$2}' hack/tools/registry/go.mod)
+REGISTRY_VERSION         ?= $(shell awk '$$1 == "require" { $$1 = "" ; $$0 = $$0 } $$1 == "github.com/distribution/distribution/v3" { print $$2; exit }' hack/tools/registry/go.mod)
 # kube-apiserver and etcd versions are pinned by hack/tools/kube-apiserver and hack/tools/etcd.
 
 # ---- settings --------------------------------------------------------------------------------------
