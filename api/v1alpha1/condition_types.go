@@ -57,3 +57,7 @@ const (
 	// ReasonApplyFailed: the API server refused the rendered resource.
 	ReasonApplyFailed = "ApplyFailed"
 )
+
+// ReasonNameConflict: an object with the rendered name exists and belongs to
+// someone else; rename the extension or remove that object.
+const ReasonNameConflict = "NameConflict"

@@ -1,0 +1,38 @@
+package controllers
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+
+	"github.com/wasmext/wasmext/api/v1alpha1"
+)
+
+// Event reasons for what the pipeline did (failures use the condition Reason).
+const (
+	EventFetched  = "Fetched"
+	EventRendered = "Rendered"
+)
+
+// recordEvents emits one Event per thing that happened: a module pulled, an
+// object written, or a failure that is new (not repeated on every retry).
+func (r *WasmExtensionReconciler) recordEvents(orig, ext *v1alpha1.WasmExtension, s *scope) {
+	if r.Recorder == nil {
+		return
+	}
+	if s.fetched {
+		r.Recorder.Eventf(ext, nil, corev1.EventTypeNormal, EventFetched, "Fetch",
+			"Fetched %s@%s (%s, %d bytes, %s)", s.facts.Repository, s.facts.Digest, s.facts.Format, s.facts.Size, s.facts.ABI)
+	}
+	if s.applied {
+		r.Recorder.Eventf(ext, nil, corev1.EventTypeNormal, EventRendered, "Apply",
+			"Applied %s pinned to %s", renderedNames(s.rendered), s.facts.Digest)
+	}
+	if s.failure == nil {
+		return
+	}
+	before := meta.FindStatusCondition(orig.Status.Conditions, v1alpha1.ConditionReady)
+	now := meta.FindStatusCondition(ext.Status.Conditions, v1alpha1.ConditionReady)
+	if before == nil || now == nil || before.Reason != now.Reason || before.Message != now.Message {
+		r.Recorder.Eventf(ext, nil, corev1.EventTypeWarning, s.failure.reason, "Reconcile", "%s", now.Message)
+	}
+}

@@ -1,0 +1,118 @@
+package controllers
+
+import (
+	"errors"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/module"
+	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/render"
+	"github.com/wasmext/wasmext/internal/wasm"
+)
+
+// scope carries what one reconcile observed, step by step. Conditions are
+// computed from it once, at the end (setStatus).
+type scope struct {
+	ext *v1alpha1.WasmExtension
+
+	request  oci.Request  // image, transport and credentials
+	tagged   bool         // image names a tag (re-resolved every interval)
+	resolved oci.Resolved // manifest digest the image resolved to
+	facts    *module.Facts
+	fetched  bool // facts come from a pull made by this reconcile
+	rendered []v1alpha1.RenderedObject
+	applied  bool // this reconcile wrote a rendered object
+
+	failure *failure // the first step that failed, if any
+}
+
+// failure is a failed step: the condition it reports on, a Reason, and
+// whether a person must act (Stalled) or a retry may help.
+type failure struct {
+	condition string
+	reason    string
+	stalled   bool
+	err       error
+}
+
+// stepErr tags an error with the condition of the step that returned it.
+type stepErr struct {
+	condition string
+	err       error
+}
+
+func (e *stepErr) Error() string { return e.err.Error() }
+func (e *stepErr) Unwrap() error { return e.err }
+
+func stepError(condition string, err error) error { return &stepErr{condition: condition, err: err} }
+
+func (s *scope) fail(err error) {
+	cond := v1alpha1.ConditionModuleFetched
+	var se *stepErr
+	if errors.As(err, &se) {
+		cond = se.condition
+	}
+	reason, stalled := classify(cond, err)
+	s.failure = &failure{condition: cond, reason: reason, stalled: stalled, err: err}
+}
+
+// classify maps an error to a condition Reason and says whether it needs a
+// person (Stalled, no hot retry) or is transient (returned, backed off).
+func classify(condition string, err error) (reason string, stalled bool) {
+	for _, c := range []struct {
+		target error
+		reason string
+	}{
+		{oci.ErrInvalidReference, v1alpha1.ReasonInvalidReference},
+		{errPullSecretNotFound, v1alpha1.ReasonPullSecretNotFound},
+		{oci.ErrInvalidPullSecret, v1alpha1.ReasonPullSecretInvalid},
+		{oci.ErrUnauthorized, v1alpha1.ReasonUnauthorized},
+		{oci.ErrNotFound, v1alpha1.ReasonNotFound},
+		{oci.ErrUnsupportedFormat, v1alpha1.ReasonUnsupportedFormat},
+		{oci.ErrTooLarge, v1alpha1.ReasonModuleTooLarge},
+		{oci.ErrDigestMismatch, v1alpha1.ReasonDigestMismatch},
+		{wasm.ErrInvalidWasm, v1alpha1.ReasonInvalidWasm},
+		{wasm.ErrNotProxyWasm, v1alpha1.ReasonNotProxyWasm},
+		{render.ErrInvalidSpec, v1alpha1.ReasonRenderFailed},
+		{errNameConflict, v1alpha1.ReasonNameConflict},
+	} {
+		if errors.Is(err, c.target) {
+			return c.reason, true
+		}
+	}
+	if condition == v1alpha1.ConditionRendered {
+		return v1alpha1.ReasonApplyFailed, isInvalid(err)
+	}
+	return v1alpha1.ReasonFetchFailed, false
+}
+
+// conditionForLoadError tells whether a load failed fetching or inspecting.
+func conditionForLoadError(err error) string {
+	if errors.Is(err, wasm.ErrInvalidWasm) || errors.Is(err, wasm.ErrNotProxyWasm) {
+		return v1alpha1.ConditionModuleValidated
+	}
+	return v1alpha1.ConditionModuleFetched
+}
+
+// result is what Reconcile returns: transient failures go back to the
+// work queue (rate-limited backoff); a tag is looked at again every
+// interval, also while stalled, so a fixed push to the same tag is noticed.
+func (s *scope) result() (ctrl.Result, error) {
+	if s.failure != nil && !s.failure.stalled {
+		return ctrl.Result{}, s.failure.err
+	}
+	if s.tagged || s.failure != nil {
+		return ctrl.Result{RequeueAfter: interval(s.ext)}, nil
+	}
+	return ctrl.Result{}, nil
+}
+
+func interval(ext *v1alpha1.WasmExtension) time.Duration {
+	if i := ext.Spec.Module.Interval; i != nil && i.Duration > 0 {
+		return i.Duration
+	}
+	return DefaultInterval
+}

@@ -1,0 +1,241 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"go.uber.org/zap/zapcore"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/module"
+	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/testenv"
+)
+
+// The suite runs the reconciler in a real manager against a real
+// kube-apiserver and etcd (envtest) with our CRD and Istio's real CRDs, and
+// real in-process OCI registries created per test.
+var (
+	k8s        client.Client // the test's own client (not counted)
+	reconciler *WasmExtensionReconciler
+	writes     atomic.Int64 // API writes made by the reconciler's client
+	testScheme = runtime.NewScheme()
+)
+
+const waitFor = 30 * time.Second
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, clientext.AddToScheme} {
+		if err := add(testScheme); err != nil {
+			panic(err)
+		}
+	}
+	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
+	env, err := testenv.Start(testenv.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "starting envtest:", err)
+		return 1
+	}
+	defer func() { _ = env.Stop() }()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := startManager(ctx, env); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+func startManager(ctx context.Context, env *testenv.Env) error {
+	var err error
+	if k8s, err = client.New(env.Config, client.Options{Scheme: testScheme}); err != nil {
+		return err
+	}
+	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+		Scheme:                 testScheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache:                  CacheOptions(),
+		NewClient: func(cfg *rest.Config, o client.Options) (client.Client, error) {
+			c, err := client.NewWithWatch(cfg, o)
+			if err != nil {
+				return nil, err
+			}
+			return countingClient(c, &writes), nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: 4 << 20})
+	reconciler = &WasmExtensionReconciler{
+		Client:      mgr.GetClient(),
+		APIReader:   mgr.GetAPIReader(),
+		Recorder:    mgr.GetEventRecorder("wasmext"),
+		Resolver:    fetcher,
+		Loader:      module.NewLoader(fetcher, 64),
+		Concurrency: 4,
+	}
+	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
+	go func() {
+		if err := mgr.Start(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "manager:", err)
+			os.Exit(1)
+		}
+	}()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		return fmt.Errorf("cache did not sync")
+	}
+	return nil
+}
+
+func zapLevel() zapcore.Level {
+	if os.Getenv("WASMEXT_TEST_DEBUG") != "" {
+		return zapcore.DebugLevel
+	}
+	return zapcore.WarnLevel
+}
+
+// countingClient counts every write the reconciler sends to the API server.
+func countingClient(c client.WithWatch, n *atomic.Int64) client.WithWatch {
+	return interceptor.NewClient(c, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
+			n.Add(1)
+			return c.Create(ctx, o, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.UpdateOption) error {
+			n.Add(1)
+			return c.Update(ctx, o, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
+			n.Add(1)
+			return c.Patch(ctx, o, p, opts...)
+		},
+		Apply: func(ctx context.Context, c client.WithWatch, o runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			n.Add(1)
+			return c.Apply(ctx, o, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.DeleteOption) error {
+			n.Add(1)
+			return c.Delete(ctx, o, opts...)
+		},
+		DeleteAllOf: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.DeleteAllOfOption) error {
+			n.Add(1)
+			return c.DeleteAllOf(ctx, o, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+			n.Add(1)
+			return c.SubResource(sub).Patch(ctx, o, p, opts...)
+		},
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, o client.Object, opts ...client.SubResourceUpdateOption) error {
+			n.Add(1)
+			return c.SubResource(sub).Update(ctx, o, opts...)
+		},
+	})
+}
+
+// --- helpers ---
+
+var nsCounter atomic.Int64
+
+// namespace creates a fresh namespace for one test.
+func namespace(t *testing.T) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("t%d-%d", time.Now().UnixNano()%1e6, nsCounter.Add(1))}}
+	if err := k8s.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return ns.Name
+}
+
+func newExtension(ns, name, image string) *v1alpha1.WasmExtension {
+	return &v1alpha1.WasmExtension{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Spec: v1alpha1.WasmExtensionSpec{
+			Module: v1alpha1.ModuleSource{Image: image, Insecure: true},
+			Phase:  v1alpha1.PhaseAuthn,
+		},
+	}
+}
+
+func create(t *testing.T, o client.Object) {
+	t.Helper()
+	if err := k8s.Create(context.Background(), o); err != nil {
+		t.Fatalf("create %T %s: %v", o, o.GetName(), err)
+	}
+}
+
+// eventually polls cond until it returns nil or waitFor passes.
+func eventually(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(waitFor)
+	var err error
+	for time.Now().Before(deadline) {
+		if err = cond(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s: %v", what, err)
+}
+
+func getExt(t *testing.T, ns, name string) *v1alpha1.WasmExtension {
+	t.Helper()
+	ext := &v1alpha1.WasmExtension{}
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, ext); err != nil {
+		t.Fatal(err)
+	}
+	return ext
+}
+
+// waitCondition waits until condition typ of the extension has status st
+// and reason, for the current generation, and returns the extension.
+func waitCondition(t *testing.T, ns, name, typ string, st metav1.ConditionStatus, reason string) *v1alpha1.WasmExtension {
+	t.Helper()
+	var ext *v1alpha1.WasmExtension
+	eventually(t, fmt.Sprintf("%s/%s %s=%s (%s)", ns, name, typ, st, reason), func() error {
+		ext = &v1alpha1.WasmExtension{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, ext); err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(ext.Status.Conditions, typ)
+		if c == nil || c.Status != st || c.Reason != reason || c.ObservedGeneration != ext.Generation {
+			return fmt.Errorf("conditions: %+v", ext.Status.Conditions)
+		}
+		return nil
+	})
+	return ext
+}
+
+func waitReady(t *testing.T, ns, name string) *v1alpha1.WasmExtension {
+	t.Helper()
+	return waitCondition(t, ns, name, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonSucceeded)
+}
+
+func getWasmPlugin(ns, name string) (*clientext.WasmPlugin, error) {
+	wp := &clientext.WasmPlugin{}
+	err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, wp)
+	return wp, err
+}

@@ -1,0 +1,200 @@
+// Package controllers holds the WasmExtension reconciler: thin
+// orchestration of the pipeline stages (internal/oci fetch, internal/wasm
+// inspect, internal/render) plus the API writes. It decides nothing about
+// formats, bytes or Istio fields; those live in the stage packages.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/module"
+	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/render"
+)
+
+// FieldOwner is the server-side apply field manager of every object the
+// operator writes.
+const FieldOwner = "wasmext"
+
+// DefaultInterval is how often a tag is resolved again when the extension
+// does not say.
+const DefaultInterval = 10 * time.Minute
+
+// Resolver resolves an image reference to a manifest digest with one
+// manifest request (no blob traffic). *oci.Fetcher implements it.
+type Resolver interface {
+	Resolve(ctx context.Context, req oci.Request) (oci.Resolved, error)
+}
+
+// WasmExtensionReconciler reconciles WasmExtension objects.
+type WasmExtensionReconciler struct {
+	client.Client
+	// APIReader reads without the cache: pull Secrets (not cached, so the
+	// operator holds no Secret data in memory) and the rare ownership check.
+	APIReader client.Reader
+	Recorder  recorder.EventRecorder
+	Resolver  Resolver
+	Loader    *module.Loader
+	// Concurrency is the number of extensions reconciled at once.
+	Concurrency int
+}
+
+// +kubebuilder:rbac:groups=wasmext.io,resources=wasmextensions,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=wasmext.io,resources=wasmextensions/finalizers,verbs=update
+// +kubebuilder:rbac:groups=wasmext.io,resources=wasmextensions/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=extensions.istio.io,resources=wasmplugins,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// Reconcile runs the pipeline for one extension: credentials, resolve,
+// load (fetch + inspect, once per digest), render and apply; then it
+// computes every condition from what the steps observed and patches the
+// status if, and only if, it changed.
+func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ext := &v1alpha1.WasmExtension{}
+	if err := r.Get(ctx, req.NamespacedName, ext); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !ext.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, r.finalize(ctx, ext)
+	}
+	if err := r.addFinalizer(ctx, ext); err != nil {
+		return ctrl.Result{}, err
+	}
+	orig := ext.DeepCopy()
+	s := &scope{ext: ext}
+	for _, step := range []func(context.Context, *scope) error{
+		r.credentials, r.resolve, r.load, r.renderAndApply,
+	} {
+		if err := step(ctx, s); err != nil {
+			s.fail(err)
+			break
+		}
+	}
+	setStatus(ext, s)
+	if err := r.patchStatus(ctx, orig, ext); err != nil {
+		return ctrl.Result{}, err
+	}
+	r.recordEvents(orig, ext, s)
+	return s.result()
+}
+
+// patchStatus writes the status when it differs from what was read.
+func (r *WasmExtensionReconciler) patchStatus(ctx context.Context, orig, ext *v1alpha1.WasmExtension) error {
+	if statusEqual(orig.Status, ext.Status) {
+		return nil
+	}
+	return r.Status().Patch(ctx, ext, client.MergeFrom(orig))
+}
+
+// Finalizer makes deletion wait until the rendered objects are gone. Owner
+// references would let the garbage collector do it too; the finalizer makes
+// removal explicit, immediate and visible, also where no collector runs.
+const Finalizer = "wasmext.io/rendered-objects"
+
+// addFinalizer adds the finalizer once (one write in an extension's life).
+func (r *WasmExtensionReconciler) addFinalizer(ctx context.Context, ext *v1alpha1.WasmExtension) error {
+	if controllerutil.ContainsFinalizer(ext, Finalizer) {
+		return nil
+	}
+	orig := ext.DeepCopy()
+	controllerutil.AddFinalizer(ext, Finalizer)
+	return r.Patch(ctx, ext, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+}
+
+// finalize deletes what the extension rendered, then lets it go.
+func (r *WasmExtensionReconciler) finalize(ctx context.Context, ext *v1alpha1.WasmExtension) error {
+	if !controllerutil.ContainsFinalizer(ext, Finalizer) {
+		return nil
+	}
+	err := r.DeleteAllOf(ctx, &clientext.WasmPlugin{}, client.InNamespace(ext.Namespace),
+		client.MatchingLabels{render.LabelManagedBy: render.ManagedBy, render.LabelExtension: ext.Name})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting rendered WasmPlugins: %w", err)
+	}
+	orig := ext.DeepCopy()
+	controllerutil.RemoveFinalizer(ext, Finalizer)
+	return r.Patch(ctx, ext, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+}
+
+// deletionStarted lets through the update that sets deletionTimestamp.
+var deletionStarted = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+	},
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+}
+
+// pullSecretIndex indexes extensions by the pull Secret they name.
+const pullSecretIndex = ".spec.module.pullSecretRef.name"
+
+// CacheOptions limits the informer cache to what the operator needs: only
+// the WasmPlugins it rendered (by label), not every WasmPlugin of the mesh.
+func CacheOptions() cache.Options {
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&clientext.WasmPlugin{}: {Label: labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedBy})},
+	}}
+}
+
+// SetupWithManager registers the controller: it watches extensions (spec
+// changes only), the WasmPlugins it owns (so a hand edit or deletion is
+// repaired) and Secrets by metadata (so a pull Secret that appears or
+// changes is picked up without holding Secret data in the cache).
+func (r *WasmExtensionReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
+	err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.WasmExtension{}, pullSecretIndex,
+		func(o client.Object) []string {
+			if ref := o.(*v1alpha1.WasmExtension).Spec.Module.PullSecretRef; ref != nil {
+				return []string{ref.Name}
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.WasmExtension{}, builder.WithPredicates(
+			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deletionStarted))).
+		Owns(&clientext.WasmPlugin{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.extensionsForSecret), builder.OnlyMetadata).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Concurrency)}).
+		Named("wasmextension").
+		Complete(r)
+}
+
+// extensionsForSecret maps a Secret to the extensions of its namespace that
+// name it as their pull Secret.
+func (r *WasmExtensionReconciler) extensionsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1alpha1.WasmExtensionList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()),
+		client.MatchingFields{pullSecretIndex: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "Failed to list WasmExtensions for Secret", "secret", client.ObjectKeyFromObject(o))
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}

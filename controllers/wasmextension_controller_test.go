@@ -1,0 +1,359 @@
+package controllers
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"oras.land/oras-go/v2/registry/remote/auth"
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+
+	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/oci/ocitest"
+	"github.com/wasmext/wasmext/internal/wasm/wasmtest"
+)
+
+// pushT pushes wasm in format f to reg and returns the manifest digest.
+func pushT(t *testing.T, reg *ocitest.Registry, repoTag string, f oci.Format, wasm []byte, opts ...ocitest.PushOption) string {
+	t.Helper()
+	d, err := ocitest.Push(context.Background(), reg.Host, repoTag, f, wasm, opts...)
+	if err != nil {
+		t.Fatalf("push %s (%s): %v", repoTag, f, err)
+	}
+	return d.String()
+}
+
+// assertCurrent checks kstatus computes Current: what Flux and Argo CD use.
+func assertCurrent(t *testing.T, ext *v1alpha1.WasmExtension) {
+	t.Helper()
+	m, err := runtimeToUnstructured(ext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := status.Compute(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != status.CurrentStatus {
+		t.Fatalf("kstatus = %s (%s), want Current", res.Status, res.Message)
+	}
+}
+
+func runtimeToUnstructured(o any) (*unstructured.Unstructured, error) {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	return u, json.Unmarshal(b, &u.Object)
+}
+
+// TestFormats applies one extension per packaging format and checks each
+// ends Ready with a WasmPlugin pinned to the pushed manifest digest.
+func TestFormats(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	cases := []struct {
+		name   string
+		format oci.Format
+		opts   []ocitest.PushOption
+	}{
+		{"cncf", oci.FormatCNCF, nil},
+		{"wasm-to-oci", oci.FormatWasmToOCI, nil},
+		{"solo", oci.FormatSolo, nil},
+		{"solo-no-config", oci.FormatSolo, []ocitest.PushOption{ocitest.SoloConfig(false)}},
+		{"docker-image", oci.FormatDockerImage, nil},
+		{"oci-image", oci.FormatOCIImage, []ocitest.PushOption{ocitest.Gzip(false)}},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			wasm := wasmtest.Variant(100 + i)
+			d := pushT(t, reg, "formats/"+tc.name+":v1", tc.format, wasm, tc.opts...)
+			ext := newExtension(ns, tc.name, reg.Ref("formats/"+tc.name+":v1"))
+			create(t, ext)
+			got := waitReady(t, ns, tc.name)
+			assertCurrent(t, got)
+			if got.Status.Module.Digest != d || got.Status.Module.Format != string(tc.format) {
+				t.Fatalf("status.module = %+v, want digest %s format %s", got.Status.Module, d, tc.format)
+			}
+			if got.Status.Module.ABI != "proxy_abi_version_0_2_1" || got.Status.Module.Size != int64(len(wasm)) {
+				t.Fatalf("status.module = %+v, want ABI 0_2_1 and size %d", got.Status.Module, len(wasm))
+			}
+			wp, err := getWasmPlugin(ns, tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := "oci://" + reg.Host + "/formats/" + tc.name + "@" + d; wp.Spec.Url != want {
+				t.Fatalf("WasmPlugin url = %q, want %q", wp.Spec.Url, want)
+			}
+			if !metav1.IsControlledBy(wp, got) {
+				t.Fatalf("WasmPlugin is not controlled by the extension: %+v", wp.OwnerReferences)
+			}
+		})
+	}
+}
+
+// TestTagMovedAndLastKnownGood: a tag moved to a new good digest is
+// rendered; a tag moved to a broken module leaves the working WasmPlugin
+// untouched and says why.
+func TestTagMovedAndLastKnownGood(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	d1 := pushT(t, reg, "acme/filter:stable", oci.FormatCNCF, wasmtest.ProxyWasm)
+	ext := newExtension(ns, "filter", reg.Ref("acme/filter:stable"))
+	ext.Spec.Module.Interval = &metav1.Duration{Duration: 500 * 1e6} // 500ms: re-resolve quickly
+	create(t, ext)
+	waitReady(t, ns, "filter")
+
+	d2 := pushT(t, reg, "acme/filter:stable", oci.FormatCNCF, wasmtest.ProxyWasmV2)
+	if d1 == d2 {
+		t.Fatal("fixtures must differ")
+	}
+	eventually(t, "WasmPlugin pinned to the new digest", func() error {
+		wp, err := getWasmPlugin(ns, "filter")
+		if err != nil {
+			return err
+		}
+		if want := "oci://" + reg.Host + "/acme/filter@" + d2; wp.Spec.Url != want {
+			return fmt.Errorf("url %s, want %s", wp.Spec.Url, want)
+		}
+		return nil
+	})
+	good, _ := getWasmPlugin(ns, "filter")
+
+	for _, bad := range []struct {
+		wasm   []byte
+		reason string
+	}{
+		{wasmtest.NotProxyWasm, v1alpha1.ReasonNotProxyWasm},
+		{wasmtest.Invalid, v1alpha1.ReasonInvalidWasm},
+	} {
+		pushT(t, reg, "acme/filter:stable", oci.FormatCNCF, bad.wasm)
+		got := waitCondition(t, ns, "filter", v1alpha1.ConditionStalled, metav1.ConditionTrue, bad.reason)
+		waitCondition(t, ns, "filter", v1alpha1.ConditionModuleValidated, metav1.ConditionFalse, bad.reason)
+		wp, err := getWasmPlugin(ns, "filter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wp.ResourceVersion != good.ResourceVersion || wp.Spec.Url != good.Spec.Url {
+			t.Fatalf("%s: the working WasmPlugin changed: url %s (rv %s), want %s (rv %s)",
+				bad.reason, wp.Spec.Url, wp.ResourceVersion, good.Spec.Url, good.ResourceVersion)
+		}
+		if got.Status.Module.Digest != d2 {
+			t.Fatalf("status.module.digest = %s, want last-known-good %s", got.Status.Module.Digest, d2)
+		}
+	}
+}
+
+// TestPullSecret: a missing, then wrong, then right pull Secret, each with
+// a clear condition; the Secret watch picks up fixes without waiting.
+func TestPullSecret(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	reg.RequireAuth("robot", "s3cret")
+	if _, err := ocitest.Push(context.Background(), reg.Host, "private/filter:v1", oci.FormatCNCF, wasmtest.ProxyWasm,
+		ocitest.Credential(credential("robot", "s3cret"))); err != nil {
+		t.Fatal(err)
+	}
+	ext := newExtension(ns, "private", reg.Ref("private/filter:v1"))
+	ext.Spec.Module.PullSecretRef = &v1alpha1.LocalObjectReference{Name: "regcred"}
+	create(t, ext)
+	got := waitCondition(t, ns, "private", v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonPullSecretNotFound)
+	if _, err := getWasmPlugin(ns, "private"); !apierrors.IsNotFound(err) {
+		t.Fatalf("WasmPlugin rendered without credentials: %v", err)
+	}
+	assertMessageContains(t, got, v1alpha1.ConditionReady, "regcred")
+
+	secret := dockerSecret(ns, "regcred", reg.Host, "robot", "wrong")
+	create(t, secret)
+	waitCondition(t, ns, "private", v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonUnauthorized)
+
+	secret.Data = dockerSecret(ns, "regcred", reg.Host, "robot", "s3cret").Data
+	if err := k8s.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, ns, "private")
+	wp, err := getWasmPlugin(ns, "private")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wp.Spec.ImagePullSecret != "regcred" {
+		t.Fatalf("imagePullSecret = %q, want regcred", wp.Spec.ImagePullSecret)
+	}
+
+	opaque := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "opaque"}, StringData: map[string]string{"x": "y"}}
+	create(t, opaque)
+	ext2 := newExtension(ns, "opaque", reg.Ref("private/filter:v1"))
+	ext2.Spec.Module.PullSecretRef = &v1alpha1.LocalObjectReference{Name: "opaque"}
+	create(t, ext2)
+	waitCondition(t, ns, "opaque", v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonPullSecretInvalid)
+}
+
+func credential(user, pass string) auth.Credential { return auth.Credential{Username: user, Password: pass} }
+
+func dockerSecret(ns, name, host, user, pass string) *corev1.Secret {
+	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+	return &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		Type:       corev1.SecretTypeDockerConfigJson,
+		Data:       map[string][]byte{corev1.DockerConfigJsonKey: []byte(cfg)},
+	}
+}
+
+func assertMessageContains(t *testing.T, ext *v1alpha1.WasmExtension, typ, want string) {
+	t.Helper()
+	for _, c := range ext.Status.Conditions {
+		if c.Type == typ {
+			if !contains(c.Message, want) {
+				t.Fatalf("%s message %q does not mention %q", typ, c.Message, want)
+			}
+			return
+		}
+	}
+	t.Fatalf("no %s condition", typ)
+}
+
+// TestRepairAndDelete: a hand-edited or deleted WasmPlugin is put back;
+// deleting the extension removes the WasmPlugin.
+func TestRepairAndDelete(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	d := pushT(t, reg, "acme/repair:v1", oci.FormatCNCF, wasmtest.ProxyWasm)
+	ext := newExtension(ns, "repair", reg.Ref("acme/repair:v1"))
+	create(t, ext)
+	waitReady(t, ns, "repair")
+	want := "oci://" + reg.Host + "/acme/repair@" + d
+
+	patch := []byte(`{"spec":{"url":"oci://evil.example.com/x:latest","phase":"STATS"}}`)
+	wp, _ := getWasmPlugin(ns, "repair")
+	if err := k8s.Patch(context.Background(), wp, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "hand edit reverted", func() error {
+		wp, err := getWasmPlugin(ns, "repair")
+		if err != nil {
+			return err
+		}
+		if wp.Spec.Url != want || wp.Spec.Phase.String() != "AUTHN" {
+			return fmt.Errorf("url %s phase %s", wp.Spec.Url, wp.Spec.Phase)
+		}
+		return nil
+	})
+
+	if err := k8s.Delete(context.Background(), wp); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "deleted WasmPlugin recreated", func() error {
+		got, err := getWasmPlugin(ns, "repair")
+		if err != nil {
+			return err
+		}
+		if got.UID == wp.UID {
+			return fmt.Errorf("still the old object")
+		}
+		return nil
+	})
+
+	if err := k8s.Delete(context.Background(), getExt(t, ns, "repair")); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "WasmPlugin and extension gone", func() error {
+		if _, err := getWasmPlugin(ns, "repair"); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("WasmPlugin still there: %v", err)
+		}
+		e := &v1alpha1.WasmExtension{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "repair"}, e); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("extension still there: %v", err)
+		}
+		return nil
+	})
+}
+
+// TestSteadyStateMakesNoWrites: once Ready, a reconcile makes zero API
+// writes and pulls no blob (one manifest HEAD resolves the tag).
+func TestSteadyStateMakesNoWrites(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	pushT(t, reg, "acme/steady:v1", oci.FormatCNCF, wasmtest.Variant(7))
+	ext := newExtension(ns, "steady", reg.Ref("acme/steady:v1"))
+	ext.Spec.PluginConfig = jsonValue(t, map[string]any{"header": "x-a", "n": 1.5, "list": []any{"a", true}})
+	create(t, ext)
+	waitReady(t, ns, "steady")
+	eventually(t, "rendered WasmPlugin in the cache", func() error {
+		res, err := reconciler.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "steady"}})
+		if err != nil || res.RequeueAfter == 0 {
+			return fmt.Errorf("reconcile: %v %+v", err, res)
+		}
+		return nil
+	})
+
+	reg.Reset()
+	before := writes.Load()
+	for range 3 {
+		if _, err := reconciler.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "steady"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := reg.CountsFor("acme/steady")
+	if n := writes.Load() - before; n != 0 {
+		t.Fatalf("steady-state reconciles made %d API writes, want 0", n)
+	}
+	if c.BlobGET != 0 || c.ManifestGET != 0 || c.ManifestHEAD != 3 {
+		t.Fatalf("steady-state registry traffic %+v, want only 3 manifest HEADs", c)
+	}
+}
+
+// TestBadInput: user errors are Stalled with a specific Reason.
+func TestBadInput(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	pushT(t, reg, "acme/ok:v1", oci.FormatCNCF, wasmtest.ProxyWasm)
+	for _, tc := range []struct{ name, image, reason string }{
+		{"no-host", "acme/filter:v1", v1alpha1.ReasonInvalidReference},
+		{"missing-tag", reg.Ref("acme/ok:v9"), v1alpha1.ReasonNotFound},
+		{"missing-repo", reg.Ref("acme/nope:v1"), v1alpha1.ReasonNotFound},
+	} {
+		create(t, newExtension(ns, tc.name, tc.image))
+		got := waitCondition(t, ns, tc.name, v1alpha1.ConditionStalled, metav1.ConditionTrue, tc.reason)
+		assertStalledKstatus(t, got)
+	}
+}
+
+func assertStalledKstatus(t *testing.T, ext *v1alpha1.WasmExtension) {
+	t.Helper()
+	u, err := runtimeToUnstructured(ext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := status.Compute(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != status.FailedStatus {
+		t.Fatalf("kstatus = %s, want Failed for a stalled extension", res.Status)
+	}
+}
+
+func jsonValue(t *testing.T, v any) *apiextensionsv1.JSON {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &apiextensionsv1.JSON{Raw: b}
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

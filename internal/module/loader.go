@@ -1,0 +1,83 @@
+// Package module joins the fetch and inspect stages: it turns a resolved,
+// digest-pinned OCI reference into the facts the controller renders from,
+// pulling and inspecting each distinct module only once.
+//
+// It owns the in-memory facts cache (keyed by repository@digest, bounded,
+// least-recently-used) and de-duplicates concurrent loads of one digest. It
+// must not talk to the Kubernetes API or decide policy: callers authorise
+// access first (a manifest request with the caller's own credentials) and
+// classify the errors it returns.
+package module
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/singleflight"
+	"k8s.io/utils/lru"
+
+	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/wasm"
+)
+
+// Facts is what the operator verified about one module.
+type Facts struct {
+	Repository string     // registry/repository
+	Digest     string     // manifest digest, sha256:<hex>
+	SHA256     string     // hex sha256 of the .wasm bytes
+	Size       int64      // size of the .wasm bytes
+	Format     oci.Format // packaging the bytes were found in
+	ABI        string     // proxy_abi_version_*
+	Imports    []string   // imported host functions, module.name
+}
+
+// Fetcher is the part of *oci.Fetcher the loader needs.
+type Fetcher interface {
+	Fetch(ctx context.Context, req oci.Request, d digest.Digest) (*oci.Module, error)
+}
+
+// Loader fetches and inspects modules, remembering the facts of each.
+type Loader struct {
+	fetcher Fetcher
+	facts   *lru.Cache
+	flight  singleflight.Group
+}
+
+// NewLoader returns a Loader remembering the facts of up to size modules.
+func NewLoader(f Fetcher, size int) *Loader {
+	if size <= 0 {
+		size = 1024
+	}
+	return &Loader{fetcher: f, facts: lru.New(size)}
+}
+
+// Load returns the facts of the module at req's repository and digest d,
+// fetching and inspecting it unless an earlier Load already did. Errors
+// wrap the oci and wasm sentinel errors.
+func (l *Loader) Load(ctx context.Context, req oci.Request, repository string, d digest.Digest) (Facts, error) {
+	key := repository + "@" + d.String()
+	if v, ok := l.facts.Get(key); ok {
+		return v.(Facts), nil
+	}
+	v, err, _ := l.flight.Do(key, func() (any, error) {
+		m, err := l.fetcher.Fetch(ctx, req, d)
+		if err != nil {
+			return Facts{}, err
+		}
+		info, err := wasm.Inspect(ctx, m.Wasm)
+		if err != nil {
+			return Facts{}, fmt.Errorf("module %s: %w", key, err)
+		}
+		f := Facts{
+			Repository: repository, Digest: d.String(), SHA256: m.SHA256, Size: m.Size,
+			Format: m.Format, ABI: info.ABI, Imports: info.Imports,
+		}
+		l.facts.Add(key, f)
+		return f, nil
+	})
+	if err != nil {
+		return Facts{}, err
+	}
+	return v.(Facts), nil
+}

@@ -1,0 +1,141 @@
+// Command manager runs the wasmext operator: it reconciles WasmExtensions
+// into digest-pinned Istio WasmPlugins.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/spf13/pflag"
+	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/controllers"
+	"github.com/wasmext/wasmext/internal/module"
+	"github.com/wasmext/wasmext/internal/oci"
+)
+
+// options are the operator's command-line flags.
+type options struct {
+	metricsAddr     string
+	probeAddr       string
+	leaderElect     bool
+	leaderElectNS   string
+	maxModuleSize   string
+	moduleCacheSize int
+	concurrent      int
+	kubeAPIQPS      float32
+	kubeAPIBurst    int
+	zap             zap.Options
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{}
+	fs := pflag.NewFlagSet("wasmext", pflag.ContinueOnError)
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
+	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica reconciles at a time.")
+	fs.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
+	fs.StringVar(&o.maxModuleSize, "max-module-size", "256Mi", "Largest Wasm module or layer the operator reads from a registry (a Kubernetes quantity).")
+	fs.IntVar(&o.moduleCacheSize, "module-cache-size", 1024, "Number of distinct modules whose verified facts are kept in memory.")
+	fs.IntVar(&o.concurrent, "concurrent", 8, "Number of WasmExtensions reconciled at once.")
+	fs.Float32Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Queries per second the operator may send to the Kubernetes API.")
+	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst of queries the operator may send to the Kubernetes API.")
+	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
+	o.zap.BindFlags(gofs) // --zap-log-level, --zap-devel, --zap-encoder, ...
+	fs.AddGoFlagSet(gofs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if o.concurrent < 1 || o.kubeAPIQPS <= 0 || o.kubeAPIBurst < 1 {
+		return nil, fmt.Errorf("--concurrent, --kube-api-qps and --kube-api-burst must be positive")
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
+	if err := run(ctrl.SetupSignalHandler(), o); err != nil {
+		ctrl.Log.Error(err, "Operator stopped")
+		os.Exit(1)
+	}
+}
+
+// Scheme holds the types the operator reads and writes.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, clientext.AddToScheme} {
+		if err := add(s); err != nil {
+			panic(err)
+		}
+	}
+	return s
+}
+
+func run(ctx context.Context, o *options) error {
+	maxSize, err := resource.ParseQuantity(o.maxModuleSize)
+	if err != nil || maxSize.Value() <= 0 {
+		return fmt.Errorf("--max-module-size %q is not a positive quantity", o.maxModuleSize)
+	}
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return err
+	}
+	cfg.QPS, cfg.Burst = o.kubeAPIQPS, o.kubeAPIBurst
+	cfg.UserAgent = "wasmext"
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  Scheme(),
+		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		HealthProbeBindAddress:  o.probeAddr,
+		LeaderElection:          o.leaderElect,
+		LeaderElectionID:        "wasmext.wasmext.io",
+		LeaderElectionNamespace: o.leaderElectNS,
+		Cache:                   controllers.CacheOptions(),
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: maxSize.Value(), UserAgent: "wasmext"})
+	r := &controllers.WasmExtensionReconciler{
+		Client:      mgr.GetClient(),
+		APIReader:   mgr.GetAPIReader(),
+		Recorder:    mgr.GetEventRecorder("wasmext"),
+		Resolver:    fetcher,
+		Loader:      module.NewLoader(fetcher, o.moduleCacheSize),
+		Concurrency: o.concurrent,
+	}
+	if err := r.SetupWithManager(ctx, mgr); err != nil {
+		return fmt.Errorf("setting up controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	// Ready once the informer caches have synced: before that a replica
+	// would reconcile against an empty view of the cluster.
+	if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
+		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
+			return errors.New("informer caches have not synced")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	ctrl.Log.Info("Starting operator", "maxModuleSize", maxSize.String(), "concurrent", o.concurrent)
+	return mgr.Start(ctx)
+}
