@@ -62,7 +62,7 @@ type WasmExtensionReconciler struct {
 // +kubebuilder:rbac:groups=wasmext.io,resources=wasmextensions,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=wasmext.io,resources=wasmextensions/finalizers,verbs=update
 // +kubebuilder:rbac:groups=wasmext.io,resources=wasmextensions/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=extensions.istio.io,resources=wasmplugins,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=extensions.istio.io,resources=wasmplugins,verbs=get;list;watch;create;update;patch;delete;deletecollection
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
