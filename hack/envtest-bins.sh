@@ -93,24 +93,36 @@ if [ "${ENVTEST_NO_DOWNLOAD:-}" != 1 ]; then
 fi
 
 # ---- 3. build from Go modules ----------------------------------------------------------------------
-# build NAME VERSION MODDIR PKG: CGO_ENABLED=0 go build PKG inside the tools module MODDIR into
-# bin/k8s/NAME-VERSION/NAME, unless it is already there. Builds into a temp file first so an
-# interrupted build never leaves a truncated binary behind.
+# build NAME VERSION MODDIR PKG WANT [LDFLAGS]: CGO_ENABLED=0 go build PKG inside the tools module
+# MODDIR into bin/k8s/NAME-VERSION/NAME, unless a binary whose `--version` prints WANT is already
+# there. Builds into a temp file first so an interrupted build never leaves a truncated binary.
 build() {
-  local name=$1 version=$2 moddir=$3 pkg=$4 out t0=$SECONDS
+  local name=$1 version=$2 moddir=$3 pkg=$4 want=$5 ldflags=${6:-} out t0=$SECONDS
   out=$STORE/$name-$version/$name
-  if [ -x "$out" ]; then log "$name $version: cached ($out)"; return; fi
+  if [ -x "$out" ] && "$out" --version 2>/dev/null | grep -qF "$want"; then
+    log "$name $version: cached ($out)"; return
+  fi
   mkdir -p "$(dirname "$out")"
   log "$name $version: building $pkg (kube-apiserver takes ~9 min cold on 2 cores)"
-  (cd "$moddir" && CGO_ENABLED=0 go build -o "$out.tmp" "$pkg") >&2 || die "building $name failed"
+  (cd "$moddir" && CGO_ENABLED=0 go build -ldflags "$ldflags" -o "$out.tmp" "$pkg") >&2 || die "building $name failed"
+  "$out.tmp" --version 2>/dev/null | grep -qF "$want" || die "$out.tmp --version does not print '$want'"
   mv "$out.tmp" "$out"
   log "$name $version: built in $((SECONDS - t0))s"
 }
 
+# What the Kubernetes release build stamps, so /version reports v1.37.2, not v0.0.0-master.
+kube_ldflags() {
+  local v=$1 minor pkg=k8s.io/component-base/version
+  minor=${v#v*.}; minor=${minor%%.*}
+  printf -- '-X %s.gitVersion=%s -X %s.gitMajor=%s -X %s.gitMinor=%s -X %s.gitTreeState=clean -X %s.buildDate=%s' \
+    "$pkg" "$v" "$pkg" "$(v=${v#v}; echo "${v%%.*}")" "$pkg" "$minor" "$pkg" "$pkg" "1970-01-01T00:00:00Z"
+}
+
 [ "v$K8S" = "$KUBE_VERSION" ] \
   || die "ENVTEST_K8S_VERSION=$K8S cannot be built: hack/tools/kube-apiserver pins $KUBE_VERSION"
-build etcd "$ETCD_VERSION" "$ETCD_MOD_DIR" go.etcd.io/etcd/server/v3
-build kube-apiserver "$KUBE_VERSION" "$KAS_MOD_DIR" k8s.io/kubernetes/cmd/kube-apiserver
+build etcd "$ETCD_VERSION" "$ETCD_MOD_DIR" go.etcd.io/etcd/server/v3 "etcd Version: ${ETCD_VERSION#v}"
+build kube-apiserver "$KUBE_VERSION" "$KAS_MOD_DIR" k8s.io/kubernetes/cmd/kube-apiserver \
+  "Kubernetes $KUBE_VERSION" "$(kube_ldflags "$KUBE_VERSION")"
 
 mkdir -p "$ASSETS"
 ln -sfn "../etcd-$ETCD_VERSION/etcd" "$ASSETS/etcd"
