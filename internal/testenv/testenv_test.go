@@ -3,12 +3,15 @@ package testenv
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 )
 
 // TestStart starts the real control plane and checks that our CRD and Istio's are served,
@@ -52,6 +55,20 @@ func TestStart(t *testing.T) {
 
 	if fi, err := os.Stat(env.Kubeconfig); err != nil || fi.Size() == 0 {
 		t.Errorf("kubeconfig %q not written: %v", env.Kubeconfig, err)
+	}
+
+	// The sample in config/samples must pass the CRD's validation (server-side dry run).
+	b, err := os.ReadFile(filepath.Join(env.RepoRoot, "config", "samples", "wasmext_v1alpha1_wasmextension.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(b, &sample.Object); err != nil {
+		t.Fatal(err)
+	}
+	sample.SetNamespace("default")
+	if err := c.Create(ctx, sample, client.DryRunAll); err != nil {
+		t.Errorf("sample %s is rejected by the API server: %v", sample.GetName(), err)
 	}
 }
 
