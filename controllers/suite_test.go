@@ -167,6 +167,11 @@ func namespace(t *testing.T) string {
 	if err := k8s.Create(context.Background(), ns); err != nil {
 		t.Fatal(err)
 	}
+	// envtest runs no namespace controller: delete the test's extensions so
+	// they stop reconciling against its registry, which closes with it.
+	t.Cleanup(func() {
+		_ = k8s.DeleteAllOf(context.Background(), &v1alpha1.WasmExtension{}, client.InNamespace(ns.Name))
+	})
 	return ns.Name
 }
 

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -52,12 +53,8 @@ func assertCurrent(t *testing.T, ext *v1alpha1.WasmExtension) {
 }
 
 func runtimeToUnstructured(o any) (*unstructured.Unstructured, error) {
-	b, err := json.Marshal(o)
-	if err != nil {
-		return nil, err
-	}
-	u := &unstructured.Unstructured{}
-	return u, json.Unmarshal(b, &u.Object)
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	return &unstructured.Unstructured{Object: m}, err
 }
 
 // TestFormats applies one extension per packaging format and checks each
