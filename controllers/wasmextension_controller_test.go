@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"oras.land/oras-go/v2/registry/remote/auth"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -16,9 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"oras.land/oras-go/v2/registry/remote/auth"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/oci"
@@ -199,7 +199,9 @@ func TestPullSecret(t *testing.T) {
 	waitCondition(t, ns, "opaque", v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonPullSecretInvalid)
 }
 
-func credential(user, pass string) auth.Credential { return auth.Credential{Username: user, Password: pass} }
+func credential(user, pass string) auth.Credential {
+	return auth.Credential{Username: user, Password: pass}
+}
 
 func dockerSecret(ns, name, host, user, pass string) *corev1.Secret {
 	cfg := fmt.Sprintf(`{"auths":{%q:{"auth":%q}}}`, host, base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
