@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"net/http"
 	"time"
 
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -78,6 +79,7 @@ func classify(condition string, err error) (reason string, stalled bool) {
 		{wasm.ErrNotProxyWasm, v1alpha1.ReasonNotProxyWasm},
 		{render.ErrInvalidSpec, v1alpha1.ReasonRenderFailed},
 		{errNameConflict, v1alpha1.ReasonNameConflict},
+		{http.ErrSchemeMismatch, v1alpha1.ReasonRegistryNotTLS},
 	} {
 		if errors.Is(err, c.target) {
 			return c.reason, true

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -153,6 +154,25 @@ func TestTagMovedAndLastKnownGood(t *testing.T) {
 			t.Fatalf("status.module.digest = %s, want last-known-good %s", got.Status.Module.Digest, d2)
 		}
 	}
+	eventually(t, "Events for fetched, rendered and failed", func() error {
+		var list eventsv1.EventList
+		if err := k8s.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, e := range list.Items {
+			if e.Regarding.Name == "filter" {
+				seen[e.Type+"/"+e.Reason] = true
+			}
+		}
+		for _, want := range []string{"Normal/" + EventFetched, "Normal/" + EventRendered,
+			"Warning/" + v1alpha1.ReasonNotProxyWasm, "Warning/" + v1alpha1.ReasonInvalidWasm} {
+			if !seen[want] {
+				return fmt.Errorf("no %s Event; saw %v", want, seen)
+			}
+		}
+		return nil
+	})
 }
 
 // TestPullSecret: a missing, then wrong, then right pull Secret, each with
@@ -320,14 +340,43 @@ func TestBadInput(t *testing.T) {
 	reg := ocitest.NewRegistry(t)
 	ns := namespace(t)
 	pushT(t, reg, "acme/ok:v1", oci.FormatCNCF, wasmtest.ProxyWasm)
-	for _, tc := range []struct{ name, image, reason string }{
-		{"no-host", "acme/filter:v1", v1alpha1.ReasonInvalidReference},
-		{"missing-tag", reg.Ref("acme/ok:v9"), v1alpha1.ReasonNotFound},
-		{"missing-repo", reg.Ref("acme/nope:v1"), v1alpha1.ReasonNotFound},
+	for _, tc := range []struct {
+		name, image, reason string
+		secure              bool
+	}{
+		{"no-host", "acme/filter:v1", v1alpha1.ReasonInvalidReference, false},
+		{"missing-tag", reg.Ref("acme/ok:v9"), v1alpha1.ReasonNotFound, false},
+		{"missing-repo", reg.Ref("acme/nope:v1"), v1alpha1.ReasonNotFound, false},
+		{"plain-http", reg.Ref("acme/ok:v1"), v1alpha1.ReasonRegistryNotTLS, true},
 	} {
-		create(t, newExtension(ns, tc.name, tc.image))
+		ext := newExtension(ns, tc.name, tc.image)
+		ext.Spec.Module.Insecure = !tc.secure
+		create(t, ext)
 		got := waitCondition(t, ns, tc.name, v1alpha1.ConditionStalled, metav1.ConditionTrue, tc.reason)
 		assertStalledKstatus(t, got)
+	}
+}
+
+// TestNameConflict: a WasmPlugin of the same name that someone else made
+// is neither taken over nor changed.
+func TestNameConflict(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	pushT(t, reg, "acme/mine:v1", oci.FormatCNCF, wasmtest.ProxyWasm)
+	theirs := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "extensions.istio.io/v1alpha1", "kind": "WasmPlugin",
+		"metadata": map[string]any{"name": "taken", "namespace": ns},
+		"spec":     map[string]any{"url": "oci://other.example.com/theirs:v1", "phase": "STATS"},
+	}}
+	create(t, theirs)
+	create(t, newExtension(ns, "taken", reg.Ref("acme/mine:v1")))
+	waitCondition(t, ns, "taken", v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonNameConflict)
+	wp, err := getWasmPlugin(ns, "taken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wp.Spec.Url != "oci://other.example.com/theirs:v1" || len(wp.OwnerReferences) != 0 || wp.ResourceVersion != theirs.GetResourceVersion() {
+		t.Fatalf("someone else's WasmPlugin was changed: %+v", wp)
 	}
 }
 

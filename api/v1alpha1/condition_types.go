@@ -46,6 +46,9 @@ const (
 	ReasonModuleTooLarge = "ModuleTooLarge"
 	// ReasonDigestMismatch: downloaded content does not match its digest.
 	ReasonDigestMismatch = "DigestMismatch"
+	// ReasonRegistryNotTLS: the registry speaks plain HTTP and the source is
+	// not marked insecure.
+	ReasonRegistryNotTLS = "RegistryNotTLS"
 	// ReasonFetchFailed: a transient registry or network failure; retried with backoff.
 	ReasonFetchFailed = "FetchFailed"
 	// ReasonInvalidWasm: the bytes are not a valid WebAssembly module.
