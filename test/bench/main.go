@@ -103,7 +103,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "-modules, -namespaces, -creators and -concurrent must be positive")
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Shut down cleanly (the control plane is not our child) on Ctrl-C, a closed
+	// terminal or a closed pipe (`| head`): a write to it then fails instead of killing us.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "\nbench FAILED:", err)

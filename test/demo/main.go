@@ -96,7 +96,10 @@ type demo struct {
 }
 
 func run(o options) (code int) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// Shut down cleanly (the control plane is not our child) on Ctrl-C, a closed
+	// terminal or a closed pipe (`| head`): a write to it then fails instead of killing us.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	d := &demo{o: o, start: time.Now(), steps: 6}
 	root, err := testenv.RepoRoot()
@@ -617,7 +620,8 @@ func (d *demo) printEvents(ctx context.Context, ext *v1alpha1.WasmExtension) err
 	for _, e := range evs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Type, e.Reason, e.Action, age(eventTime(e)), e.ReportingController, e.Note)
 	}
-	return tw.Flush()
+	_ = tw.Flush()
+	return nil
 }
 
 func eventTime(e eventsv1.Event) time.Time {
