@@ -16,6 +16,9 @@ const (
 	// ConditionModuleFetched reports whether the module bytes were pulled
 	// from the registry and passed the size and digest checks.
 	ConditionModuleFetched = "ModuleFetched"
+	// ConditionModuleVerified reports whether the module's signature was
+	// verified (present only when spec.verify is set).
+	ConditionModuleVerified = "ModuleVerified"
 	// ConditionModuleValidated reports whether the bytes are a valid Wasm
 	// module exporting a Proxy-Wasm ABI version.
 	ConditionModuleValidated = "ModuleValidated"
@@ -64,3 +67,24 @@ const (
 // ReasonNameConflict: an object with the rendered name exists and belongs to
 // someone else; rename the extension or remove that object.
 const ReasonNameConflict = "NameConflict"
+
+// Verification and policy reasons.
+const (
+	// ReasonSignatureMissing: no signature is attached to the module's digest.
+	ReasonSignatureMissing = "SignatureMissing"
+	// ReasonSignatureInvalid: signatures exist but none verifies with the configured keys or root.
+	ReasonSignatureInvalid = "SignatureInvalid"
+	// ReasonIdentityMismatch: a keyless signature is valid but made by another issuer or subject.
+	ReasonIdentityMismatch = "IdentityMismatch"
+	// ReasonVerificationConfigInvalid: the keys, trusted root or identity of spec.verify are unusable.
+	ReasonVerificationConfigInvalid = "VerificationConfigInvalid"
+	// ReasonPolicyViolation: the operator's cluster policy refuses the extension
+	// (registry not allowed, or a signature is required and spec.verify is missing).
+	ReasonPolicyViolation = "PolicyViolation"
+)
+
+// Output reasons.
+const (
+	// ReasonOutputUnavailable: the chosen output's CRD is not served by the cluster.
+	ReasonOutputUnavailable = "OutputUnavailable"
+)

@@ -9,10 +9,24 @@ import (
 // in the mesh, and how.
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.selector) && has(self.targetRefs))",message="set at most one of selector and targetRefs"
+// +kubebuilder:validation:XValidation:rule="!has(self.envoy) || self.output == 'EnvoyFilter'",message="envoy is only allowed with output EnvoyFilter"
 type WasmExtensionSpec struct {
 	// module names the Proxy-Wasm module to run and how to pull it.
 	// +required
 	Module ModuleSource `json:"module"`
+
+	// verify requires a valid signature on the module before anything is
+	// rendered. The operator verifies the resolved manifest digest once and
+	// renders only that digest.
+	// +optional
+	Verify *Verification `json:"verify,omitempty"`
+
+	// output chooses the Istio resource to render: Auto (default) picks
+	// TrafficExtension when the cluster serves it, else WasmPlugin, else
+	// EnvoyFilter.
+	// +optional
+	// +kubebuilder:default=Auto
+	Output OutputKind `json:"output,omitempty"`
 
 	// selector picks the workloads, by pod labels, in the extension's
 	// namespace (mesh-wide when the extension lives in Istio's root
@@ -76,6 +90,18 @@ type WasmExtensionSpec struct {
 	// +kubebuilder:validation:MaxItems=64
 	Env []EnvVar `json:"env,omitempty"`
 
+	// imagePullPolicy is passed on to the proxies. The rendered URL is
+	// pinned to a digest, so IfNotPresent (the default) is always correct;
+	// Always makes proxies re-check the registry when they reload.
+	// +optional
+	// +kubebuilder:validation:Enum=IfNotPresent;Always
+	ImagePullPolicy PullPolicy `json:"imagePullPolicy,omitempty"`
+
+	// envoy sets Wasm filter fields that WasmPlugin and TrafficExtension
+	// cannot express. Allowed only with output EnvoyFilter.
+	// +optional
+	Envoy *EnvoyOptions `json:"envoy,omitempty"`
+
 	// match restricts the traffic the plugin sees: by workload mode
 	// (client, server or both) and ports. Traffic matching any entry passes
 	// through the plugin. Empty means all traffic.
@@ -97,6 +123,12 @@ type ModuleSource struct {
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('oci://') && !self.contains('://')",message="image is an OCI reference without a scheme, e.g. registry.example.com/acme/filter:1.0"
 	Image string `json:"image"`
 
+	// digest pins the manifest digest the image must resolve to
+	// (sha256:<64 hex>). Anything else is refused with DigestMismatch.
+	// +optional
+	// +kubebuilder:validation:Pattern="^sha256:[a-f0-9]{64}$"
+	Digest string `json:"digest,omitempty"`
+
 	// pullSecretRef names a kubernetes.io/dockerconfigjson Secret in the
 	// extension's namespace, used to pull the image. The operator passes its
 	// name on to the rendered resource so proxies can pull too.
@@ -114,6 +146,86 @@ type ModuleSource struct {
 	// +kubebuilder:validation:Type=string
 	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
 	Interval *metav1.Duration `json:"interval,omitempty"`
+}
+
+// Verification says how a module's signature is checked.
+type Verification struct {
+	// cosign verifies Sigstore / cosign signatures attached to the module's
+	// manifest digest: a sigstore bundle attached as an OCI 1.1 referrer,
+	// or the legacy `sha256-<digest>.sig` tag.
+	// +required
+	Cosign CosignVerification `json:"cosign"`
+}
+
+// CosignVerification names the keys or the keyless identity to trust.
+// +kubebuilder:validation:XValidation:rule="has(self.publicKeySecretRef) != has(self.keyless)",message="set exactly one of publicKeySecretRef and keyless"
+type CosignVerification struct {
+	// publicKeySecretRef names a Secret of the extension's namespace whose
+	// data values are PEM public keys. A signature by any of them is accepted.
+	// +optional
+	PublicKeySecretRef *LocalObjectReference `json:"publicKeySecretRef,omitempty"`
+
+	// keyless accepts signatures made with a short-lived Sigstore
+	// certificate for the given OIDC issuer and subject.
+	// +optional
+	Keyless *KeylessVerification `json:"keyless,omitempty"`
+}
+
+// KeylessVerification is the identity a keyless signature must carry.
+// +kubebuilder:validation:XValidation:rule="has(self.issuer) != has(self.issuerRegExp)",message="set exactly one of issuer and issuerRegExp"
+// +kubebuilder:validation:XValidation:rule="has(self.subject) != has(self.subjectRegExp)",message="set exactly one of subject and subjectRegExp"
+type KeylessVerification struct {
+	// issuer is the exact OIDC issuer URL of the signing certificate.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Issuer string `json:"issuer,omitempty"`
+	// issuerRegExp is a regular expression the issuer must match.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	IssuerRegExp string `json:"issuerRegExp,omitempty"`
+	// subject is the exact subject (SAN: e-mail or URI) of the certificate.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Subject string `json:"subject,omitempty"`
+	// subjectRegExp is a regular expression the subject must match.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	SubjectRegExp string `json:"subjectRegExp,omitempty"`
+	// trustedRootSecretRef names a Secret of the extension's namespace with
+	// a Sigstore `trusted_root.json` key, for private Sigstore deployments
+	// and air-gapped clusters. Omitted, the public-good Sigstore root the
+	// operator obtained through TUF at start-up is used.
+	// +optional
+	TrustedRootSecretRef *LocalObjectReference `json:"trustedRootSecretRef,omitempty"`
+}
+
+// OutputKind is the Istio resource an extension is rendered to.
+// +kubebuilder:validation:Enum=Auto;WasmPlugin;TrafficExtension;EnvoyFilter
+type OutputKind string
+
+// Output kinds.
+const (
+	OutputAuto             OutputKind = "Auto"
+	OutputWasmPlugin       OutputKind = "WasmPlugin"
+	OutputTrafficExtension OutputKind = "TrafficExtension"
+	OutputEnvoyFilter      OutputKind = "EnvoyFilter"
+)
+
+// PullPolicy is the proxies' image pull policy.
+type PullPolicy string
+
+// Pull policies.
+const (
+	PullIfNotPresent PullPolicy = "IfNotPresent"
+	PullAlways       PullPolicy = "Always"
+)
+
+// EnvoyOptions are Envoy Wasm filter settings beyond WasmPlugin's.
+type EnvoyOptions struct {
+	// allowOnHeadersStopIteration lets the plugin return StopIteration from
+	// its on-headers callbacks (Envoy's PluginConfig field of that name).
+	// +optional
+	AllowOnHeadersStopIteration *bool `json:"allowOnHeadersStopIteration,omitempty"`
 }
 
 // LocalObjectReference names an object in the same namespace.
@@ -300,6 +412,15 @@ type ModuleStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
 	ABI string `json:"abi,omitempty"`
+	// verifiedBy names what vouched for the module: a key fingerprint or a
+	// keyless issuer and subject. Empty when the extension asks for no
+	// verification.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	VerifiedBy string `json:"verifiedBy,omitempty"`
+	// verifiedAt is when the signature was verified.
+	// +optional
+	VerifiedAt *metav1.Time `json:"verifiedAt,omitempty"`
 }
 
 // RenderedObject names an object rendered for an extension.
