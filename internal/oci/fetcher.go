@@ -167,3 +167,15 @@ func (f *Fetcher) Resolve(ctx context.Context, req Request) (Resolved, error) {
 	}
 	return Resolved{Repository: ref.RepositoryURL(), Digest: desc.Digest, MediaType: desc.MediaType, Size: desc.Size}, nil
 }
+
+// Repository returns the oras-go repository for req.Image with the
+// Fetcher's transport, credential handling and plain-HTTP setting, and the
+// parsed reference. It is for readers of other artifacts in the same
+// repository (signatures, referrers); they must cap what they read.
+func (f *Fetcher) Repository(req Request) (*remote.Repository, Reference, error) {
+	ref, err := ParseReference(req.Image)
+	if err != nil {
+		return nil, Reference{}, err
+	}
+	return f.repository(ref, req), ref, nil
+}
