@@ -33,6 +33,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/opencontainers/go-digest"
 	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -43,6 +44,7 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/oci"
@@ -106,6 +108,7 @@ func main() {
 	// Shut down cleanly (the control plane is not our child) on Ctrl-C, a closed
 	// terminal or a closed pipe (`| head`): a write to it then fails instead of killing us.
 	signal.Ignore(syscall.SIGPIPE)
+	ctrllog.SetLogger(logr.Discard()) // envtest logs through it; our errors are returned
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	if err := run(ctx, o); err != nil {
@@ -178,6 +181,8 @@ type result struct {
 	loadStart      string
 	cpStart        time.Duration
 	created        time.Duration // creating the N objects
+	createLatency  []time.Duration
+	settle         time.Duration // after the last Ready until the operator went quiet
 	allReady       time.Duration // first create → last Ready (0: not all Ready)
 	readyTimes     []time.Duration
 	notReady       map[string]int // reason → count, for extensions never Ready
@@ -288,13 +293,20 @@ func runOne(ctx context.Context, o options, binary string, reg *ocitest.Registry
 	}
 	fmt.Printf("    creating %d WasmExtensions ... ", n)
 	start := time.Now()
-	if err := create(ctx, c, o, namespaces, mods, n); err != nil {
+	if r.createLatency, err = create(ctx, c, o, namespaces, mods, n); err != nil {
 		return nil, err
 	}
 	r.created = time.Since(start)
 	fmt.Printf("%s; waiting for Ready ... ", dur(r.created))
 
 	waitErr := tracker.wait(ctx, start, o.timeout, op.Exited())
+	if waitErr == nil {
+		// Let the work that follows the last status write finish (the
+		// reconcile returning, events sent by the broadcaster, reconciles
+		// triggered by the operator's own writes) so it counts in the phase
+		// and not in the steady window.
+		r.settle = settle(ctx, hc, opMetrics)
+	}
 	after, err := snap()
 	if err != nil {
 		return nil, errors.Join(waitErr, err)
@@ -309,7 +321,7 @@ func runOne(ctx context.Context, o options, binary string, reg *ocitest.Registry
 	}
 	r.phase = diff(before, after)
 	r.sinceStart = after.usage
-	for _, m := range mods {
+	for _, m := range mods[:min(n, len(mods))] { // the digests in use
 		r.regPerDigest = append(r.regPerDigest, reg.CountsFor(m.repo))
 	}
 	if waitErr != nil {
@@ -356,9 +368,10 @@ func newClient(env *testenv.Env) (client.WithWatch, error) {
 
 // create creates n extensions with o.creators parallel clients' worth of
 // requests; extension i uses module i % len(mods).
-func create(ctx context.Context, c client.Client, o options, namespaces []string, mods []module, n int) error {
+func create(ctx context.Context, c client.Client, o options, namespaces []string, mods []module, n int) ([]time.Duration, error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	lat := make([]time.Duration, n)
 	errs := make(chan error, o.creators)
 	for range min(o.creators, n) {
 		wg.Go(func() {
@@ -367,21 +380,48 @@ func create(ctx context.Context, c client.Client, o options, namespaces []string
 				if i >= n || ctx.Err() != nil {
 					return
 				}
+				t := time.Now()
 				if err := c.Create(ctx, extension(i, namespaces[i%len(namespaces)], mods[i%len(mods)])); err != nil {
 					errs <- fmt.Errorf("creating extension %d: %w", i, err)
 					return
 				}
+				lat[i] = time.Since(t)
 			}
 		})
 	}
 	wg.Wait()
 	close(errs)
-	return errors.Join(func() (all []error) {
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	return lat, errors.Join(func() (all []error) {
 		for err := range errs {
 			all = append(all, err)
 		}
 		return
 	}()...)
+}
+
+// settle scrapes the operator's metrics every 500ms until its API request
+// and reconcile counters stop moving for 1.5s (at most 15s), and says how
+// long that took.
+func settle(ctx context.Context, hc *http.Client, url string) time.Duration {
+	start := time.Now()
+	last, still := -1.0, 0
+	for time.Since(start) < 15*time.Second && ctx.Err() == nil {
+		m, err := scrape(ctx, hc, url)
+		if err != nil {
+			break
+		}
+		v := m.sum("rest_client_requests_total", nil) + m.sum("controller_runtime_reconcile_total", nil)
+		if v == last {
+			if still++; still >= 3 {
+				return time.Since(start) - 1500*time.Millisecond
+			}
+		} else {
+			last, still = v, 0
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return time.Since(start)
 }
 
 func extension(i int, ns string, m module) *v1alpha1.WasmExtension {
@@ -623,15 +663,17 @@ func (r *result) print(o options) {
 	row("operator flags", "%s%s", strings.Join(r.opArgs, " "), qpsNote(o))
 	row("load average at start", "%s (%d CPUs, shared with the control plane and the bench)", r.loadStart, cpus())
 	row("control plane start", "%s", dur(r.cpStart))
-	row("create (bench client)", "%s for %d objects (QPS %d, burst %d, %d workers)", dur(r.created), r.n, benchClientQPS, benchClientBurst, min(o.creators, r.n))
+	row("create (bench client)", "%s for %d objects (QPS %d, burst %d, %d workers; latency p50 %s, max %s)", dur(r.created), r.n,
+		benchClientQPS, benchClientBurst, min(o.creators, r.n), dur(pct(r.createLatency, 50)), dur(pct(r.createLatency, 100)))
 	if r.allReady > 0 {
-		row("apply → all Ready", "%s   (first %s, p50 %s, p90 %s)", secs(r.allReady),
-			secs(r.readyTimes[0]), secs(pct(r.readyTimes, 50)), secs(pct(r.readyTimes, 90)))
+		row("apply → all Ready", "%s   (first %s, p50 %s, p90 %s; last Ready %s after the last create)", secs(r.allReady),
+			secs(r.readyTimes[0]), secs(pct(r.readyTimes, 50)), secs(pct(r.readyTimes, 90)), secs(max(0, r.allReady-r.created)))
+		row("", "the figures below cover apply → all Ready + %s until the operator went quiet", dur(r.settle))
 	} else {
 		row("apply → all Ready", "NOT ALL READY: %d of %d Ready; not Ready by reason: %v", len(r.readyTimes), r.n, r.notReady)
 	}
 	p := r.phase
-	row("reconciles", "%.0f (%.2f /ext) %s; workqueue retries %.0f", sumAll(p.reconciles), sumAll(p.reconciles)/n, kv(p.reconciles), p.retries)
+	row("reconciles", "%.0f (%.2f /ext) by result: %s; workqueue_retries_total %.0f", sumAll(p.reconciles), sumAll(p.reconciles)/n, kv(p.reconciles), p.retries)
 	row("API requests (operator)", "%.0f = %.2f /ext: reads %.0f (%.2f /ext), writes %.0f (%.2f /ext)",
 		p.apiTotal(), p.apiTotal()/n, p.apiReads(), p.apiReads()/n, p.apiWrites(), p.apiWrites()/n)
 	row("  by HTTP method", "%s   (client-go counts HTTP methods: GET = get, list and watch)", kv(p.apiByMethod))

@@ -28,6 +28,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/go-logr/logr"
 	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -37,6 +38,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/yaml"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
@@ -70,6 +72,7 @@ func main() {
 	flag.StringVar(&o.samples, "samples", "", "directory of WasmExtension YAML files to apply (default config/samples)")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "how long to wait for the extensions to become Ready")
 	flag.Parse()
+	ctrllog.SetLogger(logr.Discard()) // envtest logs through it; our errors are returned
 	if o.registry != "auto" && o.registry != "distribution" && o.registry != "inprocess" {
 		fmt.Fprintf(os.Stderr, "-registry must be auto, distribution or inprocess, not %q\n", o.registry)
 		os.Exit(2)
@@ -482,7 +485,7 @@ func (d *demo) waitReady(ctx context.Context) ([]*v1alpha1.WasmExtension, error)
 				ready++
 			}
 			if c := meta.FindStatusCondition(ext.Status.Conditions, v1alpha1.ConditionStalled); c != nil && c.Status == metav1.ConditionTrue {
-				return nil, fmt.Errorf("WasmExtension %s is Stalled: %s: %s\n%s", k, c.Reason, c.Message, conditionsTable(ext))
+				return nil, fmt.Errorf("WasmExtension %s is Stalled: %s: %s\n%s", k, c.Reason, c.Message, strings.TrimRight(conditionsTable(ext), "\n"))
 			}
 		}
 		if ready == len(exts) {
