@@ -24,6 +24,7 @@ import (
 	"github.com/wasmext/wasmext/controllers"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/policy"
 )
 
 // options are the operator's command-line flags.
@@ -37,6 +38,7 @@ type options struct {
 	concurrent      int
 	kubeAPIQPS      float32
 	kubeAPIBurst    int
+	policy          policy.Policy
 	zap             zap.Options
 }
 
@@ -52,6 +54,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.concurrent, "concurrent", 8, "Number of WasmExtensions reconciled at once.")
 	fs.Float32Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Queries per second the operator may send to the Kubernetes API.")
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst of queries the operator may send to the Kubernetes API.")
+	fs.StringSliceVar(&o.policy.AllowedRegistries, "allowed-registries", nil, "Registry hosts or host/path prefixes modules may come from (comma-separated); empty allows all. Checked before any network access.")
+	fs.StringSliceVar(&o.policy.InsecureRegistries, "insecure-registries", nil, "Registry hosts reached over plain HTTP (comma-separated); when set, module.insecure is refused for other hosts.")
+	fs.BoolVar(&o.policy.RequireSignature, "require-signature", false, "Refuse extensions without spec.verify (Reason PolicyViolation).")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(gofs) // --zap-log-level, --zap-devel, --zap-encoder, ...
 	fs.AddGoFlagSet(gofs)
@@ -119,6 +124,7 @@ func run(ctx context.Context, o *options) error {
 		Resolver:    fetcher,
 		Loader:      module.NewLoader(fetcher, o.moduleCacheSize),
 		Concurrency: o.concurrent,
+		Policy:      policy.NewHolder(o.policy),
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up controller: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/policy"
 	"github.com/wasmext/wasmext/internal/render"
 	"github.com/wasmext/wasmext/internal/wasm"
 )
@@ -80,6 +81,7 @@ func classify(condition string, err error) (reason string, stalled bool) {
 		{render.ErrInvalidSpec, v1alpha1.ReasonRenderFailed},
 		{errNameConflict, v1alpha1.ReasonNameConflict},
 		{http.ErrSchemeMismatch, v1alpha1.ReasonRegistryNotTLS},
+		{policy.ErrViolation, v1alpha1.ReasonPolicyViolation},
 	} {
 		if errors.Is(err, c.target) {
 			return c.reason, true

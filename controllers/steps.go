@@ -20,7 +20,7 @@ import (
 	"github.com/wasmext/wasmext/internal/render"
 )
 
-// credentials reads the pull Secret, if the extension names one. Only a
+// credentials applies the cluster policy, then reads the pull Secret, if the extension names one. Only a
 // kubernetes.io/dockerconfigjson Secret in the extension's own namespace is
 // ever read.
 func (r *WasmExtensionReconciler) credentials(ctx context.Context, s *scope) error {
@@ -29,7 +29,13 @@ func (r *WasmExtensionReconciler) credentials(ctx context.Context, s *scope) err
 	if err != nil {
 		return stepError(v1alpha1.ConditionModuleFetched, err)
 	}
-	s.request = oci.Request{Image: src.Image, Insecure: src.Insecure}
+	// The cluster policy is applied before any network access: a refused
+	// registry is never contacted.
+	pol := r.Policy.Get()
+	if err := pol.Check(&s.ext.Spec, ref.Registry, ref.Repository); err != nil {
+		return stepError(v1alpha1.ConditionModuleFetched, err)
+	}
+	s.request = oci.Request{Image: src.Image, Insecure: pol.PlainHTTP(ref.Registry, src.Insecure)}
 	s.tagged = ref.Digest == ""
 	if src.PullSecretRef == nil {
 		return nil
@@ -64,6 +70,10 @@ func (r *WasmExtensionReconciler) resolve(ctx context.Context, s *scope) error {
 		return stepError(v1alpha1.ConditionModuleFetched, err)
 	}
 	s.resolved = res
+	if pin := s.ext.Spec.Module.Digest; pin != "" && pin != res.Digest.String() {
+		return stepError(v1alpha1.ConditionModuleFetched, fmt.Errorf("%w: %s resolved to %s, but module.digest pins %s; nothing else is accepted",
+			oci.ErrDigestMismatch, s.ext.Spec.Module.Image, res.Digest, pin))
+	}
 	return nil
 }
 

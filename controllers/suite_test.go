@@ -25,6 +25,7 @@ import (
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/policy"
 	"github.com/wasmext/wasmext/internal/testenv"
 )
 
@@ -95,6 +96,7 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		Resolver:    fetcher,
 		Loader:      module.NewLoader(fetcher, 64),
 		Concurrency: 4,
+		Policy:      policy.NewHolder(policy.Policy{}),
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		return err

@@ -29,6 +29,7 @@ import (
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/policy"
 	"github.com/wasmext/wasmext/internal/render"
 )
 
@@ -55,6 +56,8 @@ type WasmExtensionReconciler struct {
 	Recorder  recorder.EventRecorder
 	Resolver  Resolver
 	Loader    *module.Loader
+	// Policy is the cluster policy (flags); nil allows everything.
+	Policy *policy.Holder
 	// Concurrency is the number of extensions reconciled at once.
 	Concurrency int
 }
