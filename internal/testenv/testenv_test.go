@@ -1,13 +1,17 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -29,6 +33,9 @@ func TestStart(t *testing.T) {
 
 	scheme := runtime.NewScheme()
 	if err := apiextensionsv1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	if err := corev1.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
 	}
 	c, err := client.New(env.Config, client.Options{Scheme: scheme})
@@ -69,6 +76,32 @@ func TestStart(t *testing.T) {
 	sample.SetNamespace("default")
 	if err := c.Create(ctx, sample, client.DryRunAll); err != nil {
 		t.Errorf("sample %s is rejected by the API server: %v", sample.GetName(), err)
+	}
+
+	t.Run("config/default", func(t *testing.T) { testDeployConfig(ctx, t, env, c) })
+}
+
+// testDeployConfig renders config/default with kubectl kustomize and has the API server validate
+// every object (server-side dry run), through the kubeconfig file Start wrote.
+func testDeployConfig(ctx context.Context, t *testing.T, env *Env, c client.Client) {
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl not on PATH")
+	}
+	out, err := exec.CommandContext(ctx, kubectl, "kustomize", filepath.Join(env.RepoRoot, "config", "default")).Output()
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/default: %v", err)
+	}
+	// Namespaced objects cannot be dry-run into a namespace that is itself only dry-run.
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "wasmext-system"}}
+	if err := c.Create(ctx, ns); err != nil {
+		t.Fatal(err)
+	}
+	apply := exec.CommandContext(ctx, kubectl, "--kubeconfig", env.Kubeconfig, "apply",
+		"--server-side", "--dry-run=server", "-f", "-")
+	apply.Stdin = bytes.NewReader(out)
+	if b, err := apply.CombinedOutput(); err != nil {
+		t.Fatalf("kubectl apply --dry-run=server config/default: %v\n%s", err, b)
 	}
 }
 
