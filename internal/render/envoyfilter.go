@@ -1,0 +1,169 @@
+package render
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"time"
+
+	networking "istio.io/api/networking/v1alpha3"
+	clientnet "istio.io/client-go/pkg/apis/networking/v1alpha3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/wasmext/wasmext/api/v1alpha1"
+)
+
+// AnnotationModule, on a rendered EnvoyFilter, names the digest-pinned OCI
+// artifact whose .wasm the filter's HTTP URL serves. Proxies never see it;
+// it is for people reading the object.
+const AnnotationModule = "wasmext.io/module"
+
+// DefaultFetchTimeout is how long a proxy may take to fetch the module when
+// EnvoyFilterOptions.Timeout is zero. It is what Istio uses for WasmPlugin.
+const DefaultFetchTimeout = 30 * time.Second
+
+// EnvoyFilterOptions says where proxies fetch the module from when an
+// extension is rendered as an EnvoyFilter.
+//
+// Envoy cannot pull an OCI artifact: an EnvoyFilter's Wasm code is a remote
+// data source, a plain HTTP(S) URL plus the SHA-256 of the bytes behind it.
+// The operator serves the verified .wasm itself (its cache server) and
+// passes that URL here. Under Istio, the proxy's istio-agent intercepts the
+// extension config, downloads the URL, checks the SHA-256 and hands Envoy a
+// local file; Cluster only matters to an Envoy without an agent.
+type EnvoyFilterOptions struct {
+	// ModuleURL is the http:// or https:// URL proxies fetch the .wasm
+	// from. Required.
+	ModuleURL string
+	// SHA256 is the lowercase hex SHA-256 of the .wasm bytes (not the OCI
+	// manifest digest). Required: proxies refuse bytes that do not match.
+	SHA256 string
+	// Cluster is the Envoy cluster that reaches ModuleURL's host, e.g.
+	// "outbound|80||wasmext.wasmext-system.svc.cluster.local". Empty means
+	// Istio's name for the URL's host and port,
+	// "outbound|<port>||<host>".
+	Cluster string
+	// Timeout bounds the fetch. Zero means DefaultFetchTimeout.
+	Timeout time.Duration
+}
+
+var sha256Hex = regexp.MustCompile(`^[a-f0-9]{64}$`)
+
+// resolve checks o and fills in the defaults.
+func (o EnvoyFilterOptions) resolve() (EnvoyFilterOptions, error) {
+	if o.ModuleURL == "" || o.SHA256 == "" {
+		return o, fmt.Errorf("%w: an EnvoyFilter needs the module's HTTP URL and SHA-256 (the operator's cache server provides them)", ErrInvalidSpec)
+	}
+	u, err := url.Parse(o.ModuleURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
+		return o, fmt.Errorf("%w: module URL %q is not an http(s) URL with a host", ErrInvalidSpec, o.ModuleURL)
+	}
+	if !sha256Hex.MatchString(o.SHA256) {
+		return o, fmt.Errorf("%w: module SHA-256 %q is not 64 lowercase hex digits", ErrInvalidSpec, o.SHA256)
+	}
+	if o.Timeout < 0 {
+		return o, fmt.Errorf("%w: negative module fetch timeout %v", ErrInvalidSpec, o.Timeout)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultFetchTimeout
+	}
+	if o.Cluster == "" {
+		port := u.Port()
+		if port == "" {
+			port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		o.Cluster = fmt.Sprintf("outbound|%s||%s", port, u.Hostname())
+	}
+	return o, nil
+}
+
+// EnvoyFilters renders ext as networking.istio.io/v1alpha3 EnvoyFilters: the
+// pair Istio documents for remote Wasm, an HTTP_FILTER (NETWORK_FILTER for
+// type NETWORK) patch inserting a filter whose config comes from ECDS, and an
+// EXTENSION_CONFIG patch that is that config: the Wasm filter with
+// vm_config.code.remote pointing at opts.ModuleURL. See EnvoyFilterOptions.
+//
+// It returns one EnvoyFilter holding both patches, named, labelled and
+// owner-referenced like the WasmPlugin. One object rather than two because
+// both patches must select the same proxies (one workloadSelector or
+// targetRefs to keep right), are applied and deleted together, and an
+// EXTENSION_CONFIG patch is not ordered, so sharing the EnvoyFilter priority
+// costs nothing. It is a slice so that a split stays possible without
+// changing callers.
+//
+// m is the verified OCI artifact behind opts.ModuleURL; it is recorded in
+// the AnnotationModule annotation. imagePullPolicy and module.pullSecretRef
+// have no meaning here: proxies fetch content-addressed bytes from the
+// operator and never talk to the registry.
+func EnvoyFilters(ext *v1alpha1.WasmExtension, m Module, opts EnvoyFilterOptions) ([]*clientnet.EnvoyFilter, error) {
+	if err := checkModule(m); err != nil {
+		return nil, err
+	}
+	opts, err := opts.resolve()
+	if err != nil {
+		return nil, err
+	}
+	gateway, err := gatewayTargets(ext.Spec.TargetRefs)
+	if err != nil {
+		return nil, err
+	}
+	points, err := insertionPoints(ext.Spec.Match, gateway)
+	if err != nil {
+		return nil, err
+	}
+	name := FilterName(ext)
+	extConfig, err := extensionConfigPatch(ext, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	filters, err := filterPatches(ext.Spec.Type, ext.Spec.Phase, name, points)
+	if err != nil {
+		return nil, err
+	}
+	ef := &clientnet.EnvoyFilter{
+		TypeMeta:   metav1.TypeMeta{APIVersion: clientnet.SchemeGroupVersion.String(), Kind: "EnvoyFilter"},
+		ObjectMeta: objectMeta(ext),
+	}
+	ef.Annotations = map[string]string{AnnotationModule: m.URL()}
+	ef.Spec = networking.EnvoyFilter{
+		WorkloadSelector: workloadSelector(ext.Spec.Selector),
+		ConfigPatches:    append([]*networking.EnvoyFilter_EnvoyConfigObjectPatch{extConfig}, filters...),
+		Priority:         envoyFilterPriority(ext.Spec.Phase, ext.Spec.Priority),
+	}
+	if gateway {
+		ef.Spec.TargetRefs = targetRefs(ext.Spec.TargetRefs)
+	}
+	return []*clientnet.EnvoyFilter{ef}, nil
+}
+
+// FilterName is the name of the filter and of its ECDS resource in the
+// EnvoyFilter rendered for ext. It is prefixed so that it can never be one
+// of Istio's own ECDS names (WasmPlugins use extensions.istio.io/…).
+func FilterName(ext *v1alpha1.WasmExtension) string {
+	return "wasmext.io/" + ext.Namespace + "/" + ext.Name
+}
+
+func workloadSelector(s *v1alpha1.WorkloadSelector) *networking.WorkloadSelector {
+	if s == nil || len(s.MatchLabels) == 0 {
+		return nil
+	}
+	return &networking.WorkloadSelector{Labels: s.MatchLabels}
+}
+
+// gatewayTargets reports whether targetRefs attach the extension to
+// gateways. EnvoyFilter's targetRefs (Istio 1.22+) select Gateway and
+// GatewayClass proxies like WasmPlugin's do. Service and ServiceEntry
+// targets attach to waypoints, where EnvoyFilter needs the undocumented
+// WAYPOINT context and a different match; they are refused rather than
+// rendered into something Istio would silently ignore.
+func gatewayTargets(refs []v1alpha1.PolicyTargetReference) (bool, error) {
+	for _, r := range refs {
+		switch r.Kind {
+		case "Gateway", "GatewayClass":
+		default:
+			return false, fmt.Errorf("%w: targetRef %s %q attaches to a waypoint, which EnvoyFilter output does not support; use output WasmPlugin or TrafficExtension",
+				ErrInvalidSpec, r.Kind, r.Name)
+		}
+	}
+	return len(refs) > 0, nil
+}
