@@ -83,7 +83,7 @@ func (o EnvoyFilterOptions) resolve() (EnvoyFilterOptions, error) {
 // EXTENSION_CONFIG patch that is that config: the Wasm filter with
 // vm_config.code.remote pointing at opts.ModuleURL. See EnvoyFilterOptions.
 //
-// It returns one EnvoyFilter holding both patches, named, labelled and
+// It returns one EnvoyFilter holding both patches, named, labeled and
 // owner-referenced like the WasmPlugin. One object rather than two because
 // both patches must select the same proxies (one workloadSelector or
 // targetRefs to keep right), are applied and deleted together, and an

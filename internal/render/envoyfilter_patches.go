@@ -54,8 +54,11 @@ type placement struct {
 // A network (TCP) chain is [metadata_exchange], [ext_authz], ◆AUTHN, ◆AUTHZ,
 // [rbac], ◆STATS, ◆unset, [istio.stats], then tcp_proxy or, on HTTP chains,
 // the HTTP connection manager. AUTHN goes first; the other phases go before
-// the terminal filter, one patch for each kind of terminal, and keep their
-// relative order through the EnvoyFilter priority (envoyFilterPriority).
+// the terminal filter (so after Istio's network RBAC and stats filters), one
+// patch for each kind of terminal, and keep their relative order through the
+// EnvoyFilter priority (envoyFilterPriority). Outbound chains for a protocol
+// filter Istio knows (MySQL, Mongo) get the filter after it, right before
+// tcp_proxy.
 func phasePlacement(t v1alpha1.PluginType, p v1alpha1.PluginPhase) placement {
 	if p == v1alpha1.PhaseAuthn {
 		return placement{op: networking.EnvoyFilter_Patch_INSERT_FIRST}

@@ -115,14 +115,14 @@ func TestExtensionConfigRoundTrip(t *testing.T) {
 
 func unpackWasm(t *testing.T, tec *corev3.TypedExtensionConfig, typ v1alpha1.PluginType) *wasmv3.PluginConfig {
 	t.Helper()
-	any, err := tec.TypedConfig.UnmarshalNew()
+	msg, err := tec.TypedConfig.UnmarshalNew()
 	if err != nil {
 		t.Fatalf("typed_config %q does not resolve: %v", tec.TypedConfig.GetTypeUrl(), err)
 	}
-	if err := any.(interface{ ValidateAll() error }).ValidateAll(); err != nil {
-		t.Fatalf("%T fails Envoy's validation: %v", any, err)
+	if err := msg.(interface{ ValidateAll() error }).ValidateAll(); err != nil {
+		t.Fatalf("%T fails Envoy's validation: %v", msg, err)
 	}
-	switch w := any.(type) {
+	switch w := msg.(type) {
 	case *httpwasmv3.Wasm:
 		if typ != v1alpha1.PluginTypeHTTP {
 			t.Fatalf("type %s rendered an HTTP Wasm filter", typ)
@@ -134,7 +134,7 @@ func unpackWasm(t *testing.T, tec *corev3.TypedExtensionConfig, typ v1alpha1.Plu
 		}
 		return w.Config
 	}
-	t.Fatalf("typed_config is a %T, not a Wasm filter", any)
+	t.Fatalf("typed_config is a %T, not a Wasm filter", msg)
 	return nil
 }
 

@@ -44,7 +44,7 @@ func priorityValue(p *int32) int32 {
 }
 
 // EnvoyFilter priority bands, one per phase in phase order, each
-// efBandWidth wide and centred on a multiple of it; spec.priority is clamped
+// efBandWidth wide and centered on a multiple of it; spec.priority is clamped
 // to ±efMaxOffset within its band.
 const (
 	efBandWidth = 1_000_000_000
