@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
 	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
@@ -25,6 +26,7 @@ import (
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
+	"github.com/wasmext/wasmext/internal/verify"
 )
 
 // options are the operator's command-line flags.
@@ -39,6 +41,7 @@ type options struct {
 	kubeAPIQPS      float32
 	kubeAPIBurst    int
 	policy          policy.Policy
+	sigstoreTUF     bool
 	zap             zap.Options
 }
 
@@ -57,6 +60,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringSliceVar(&o.policy.AllowedRegistries, "allowed-registries", nil, "Registry hosts or host/path prefixes modules may come from (comma-separated); empty allows all. Checked before any network access.")
 	fs.StringSliceVar(&o.policy.InsecureRegistries, "insecure-registries", nil, "Registry hosts reached over plain HTTP (comma-separated); when set, module.insecure is refused for other hosts.")
 	fs.BoolVar(&o.policy.RequireSignature, "require-signature", false, "Refuse extensions without spec.verify (Reason PolicyViolation).")
+	fs.BoolVar(&o.sigstoreTUF, "sigstore-tuf", true, "Fetch the public-good Sigstore trusted root through TUF at start-up, for keyless verification without trustedRootSecretRef.")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(gofs) // --zap-log-level, --zap-devel, --zap-encoder, ...
 	fs.AddGoFlagSet(gofs)
@@ -117,14 +121,20 @@ func run(ctx context.Context, o *options) error {
 		return fmt.Errorf("creating manager: %w", err)
 	}
 	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: maxSize.Value(), UserAgent: "wasmext"})
+	publicGood := &verify.PublicGoodRoot{}
+	if o.sigstoreTUF {
+		go publicGood.Run(ctx, ctrl.Log.WithName("sigstore"), 5*time.Minute)
+	}
 	r := &controllers.WasmExtensionReconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		Recorder:    mgr.GetEventRecorder("wasmext"),
-		Resolver:    fetcher,
-		Loader:      module.NewLoader(fetcher, o.moduleCacheSize),
-		Concurrency: o.concurrent,
-		Policy:      policy.NewHolder(o.policy),
+		Client:       mgr.GetClient(),
+		APIReader:    mgr.GetAPIReader(),
+		Recorder:     mgr.GetEventRecorder("wasmext"),
+		Resolver:     fetcher,
+		Loader:       module.NewLoader(fetcher, o.moduleCacheSize),
+		Concurrency:  o.concurrent,
+		Policy:       policy.NewHolder(o.policy),
+		Fetcher:      fetcher,
+		SigstoreRoot: publicGood.Get,
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up controller: %w", err)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
@@ -12,6 +13,7 @@ import (
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
 	"github.com/wasmext/wasmext/internal/render"
+	"github.com/wasmext/wasmext/internal/verify"
 	"github.com/wasmext/wasmext/internal/wasm"
 )
 
@@ -25,10 +27,26 @@ type scope struct {
 	resolved oci.Resolved // manifest digest the image resolved to
 	facts    *module.Facts
 	fetched  bool // facts come from a pull made by this reconcile
+	verified *verification
 	rendered []v1alpha1.RenderedObject
 	applied  bool // this reconcile wrote a rendered object
 
-	failure *failure // the first step that failed, if any
+	passed  []passedStep // step conditions that passed, in order
+	failure *failure     // the first step that failed, if any
+}
+
+// passedStep is a step condition that is True, with its message.
+type passedStep struct{ condition, message string }
+
+// pass records that the step reporting on condition passed.
+func (s *scope) pass(condition, message string) {
+	s.passed = append(s.passed, passedStep{condition, message})
+}
+
+// verification is what a signature check established.
+type verification struct {
+	by string
+	at metav1.Time
 }
 
 // failure is a failed step: the condition it reports on, a Reason, and
@@ -82,6 +100,11 @@ func classify(condition string, err error) (reason string, stalled bool) {
 		{errNameConflict, v1alpha1.ReasonNameConflict},
 		{http.ErrSchemeMismatch, v1alpha1.ReasonRegistryNotTLS},
 		{policy.ErrViolation, v1alpha1.ReasonPolicyViolation},
+		{verify.ErrSignatureMissing, v1alpha1.ReasonSignatureMissing},
+		{verify.ErrSignatureInvalid, v1alpha1.ReasonSignatureInvalid},
+		{verify.ErrIdentityMismatch, v1alpha1.ReasonIdentityMismatch},
+		{verify.ErrInvalidPolicy, v1alpha1.ReasonVerificationConfigInvalid},
+		{errVerifyConfig, v1alpha1.ReasonVerificationConfigInvalid},
 	} {
 		if errors.Is(err, c.target) {
 			return c.reason, true

@@ -9,14 +9,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/module"
 )
-
-// stepConditions are the per-step conditions, in pipeline order.
-var stepConditions = []string{
-	v1alpha1.ConditionModuleFetched,
-	v1alpha1.ConditionModuleValidated,
-	v1alpha1.ConditionRendered,
-}
 
 // maxMessage bounds condition messages (errors can quote registry bodies).
 const maxMessage = 1024
@@ -28,12 +22,14 @@ const maxMessage = 1024
 // on success, so they always describe what is actually rendered.
 func setStatus(ext *v1alpha1.WasmExtension, s *scope) {
 	gen := ext.Generation
-	for _, c := range stepConditions {
-		if s.failure != nil && s.failure.condition == c {
-			set(ext, c, metav1.ConditionFalse, s.failure.reason, s.failure.err.Error())
-			break
-		}
-		set(ext, c, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, stepMessage(c, s))
+	for _, p := range s.passed {
+		set(ext, p.condition, metav1.ConditionTrue, v1alpha1.ReasonSucceeded, p.message)
+	}
+	if s.failure != nil {
+		set(ext, s.failure.condition, metav1.ConditionFalse, s.failure.reason, s.failure.err.Error())
+	}
+	if ext.Spec.Verify == nil {
+		meta.RemoveStatusCondition(&ext.Status.Conditions, v1alpha1.ConditionModuleVerified)
 	}
 	switch {
 	case s.failure == nil:
@@ -66,19 +62,12 @@ func set(ext *v1alpha1.WasmExtension, typ string, st metav1.ConditionStatus, rea
 	})
 }
 
-func stepMessage(cond string, s *scope) string {
-	ref := s.resolved.Repository + "@" + s.resolved.Digest.String()
-	switch cond {
-	case v1alpha1.ConditionModuleFetched:
-		if s.facts == nil {
-			return "Fetched " + ref
-		}
-		return fmt.Sprintf("Fetched %s (%s, %d bytes, sha256 %s)", ref, s.facts.Format, s.facts.Size, s.facts.SHA256)
-	case v1alpha1.ConditionModuleValidated:
-		return fmt.Sprintf("Valid Proxy-Wasm module (%s)", s.facts.ABI)
-	default:
-		return fmt.Sprintf("Applied %s", renderedNames(s.rendered))
-	}
+func fetchedMessage(f *module.Facts) string {
+	return fmt.Sprintf("Fetched %s@%s (%s, %d bytes, sha256 %s)", f.Repository, f.Digest, f.Format, f.Size, f.SHA256)
+}
+
+func validatedMessage(f *module.Facts) string {
+	return fmt.Sprintf("Valid Proxy-Wasm module (%s)", f.ABI)
 }
 
 func readyMessage(s *scope) string {
@@ -109,8 +98,12 @@ func renderedNames(objs []v1alpha1.RenderedObject) string {
 
 func moduleStatus(s *scope) *v1alpha1.ModuleStatus {
 	f := s.facts
-	return &v1alpha1.ModuleStatus{Repository: f.Repository, Digest: f.Digest, SHA256: f.SHA256,
+	m := &v1alpha1.ModuleStatus{Repository: f.Repository, Digest: f.Digest, SHA256: f.SHA256,
 		Size: f.Size, Format: string(f.Format), ABI: f.ABI}
+	if v := s.verified; v != nil {
+		m.VerifiedBy, m.VerifiedAt = v.by, v.at.DeepCopy()
+	}
+	return m
 }
 
 func statusEqual(a, b v1alpha1.WasmExtensionStatus) bool { return apiequality.Semantic.DeepEqual(a, b) }

@@ -12,6 +12,7 @@ import (
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/verify"
 	"github.com/wasmext/wasmext/internal/wasm"
 )
 
@@ -34,16 +35,25 @@ func previouslyReady() *v1alpha1.WasmExtension {
 }
 
 func okScope() *scope {
-	return &scope{
+	s := &scope{
 		resolved: oci.Resolved{Repository: "r/x", Digest: digest.Digest(newDigest)},
 		facts:    &module.Facts{Repository: "r/x", Digest: newDigest, ABI: "proxy_abi_version_0_2_1", Format: oci.FormatCNCF},
 		rendered: []v1alpha1.RenderedObject{{APIVersion: "extensions.istio.io/v1alpha1", Kind: "WasmPlugin", Name: "f"}},
 	}
+	for _, c := range []string{v1alpha1.ConditionModuleFetched, v1alpha1.ConditionModuleValidated, v1alpha1.ConditionRendered} {
+		s.pass(c, "ok")
+	}
+	return s
 }
 
-func failedScope(cond string, err error) *scope {
+// failedScope is a reconcile in which the steps reporting on passed
+// conditions passed and the one reporting on cond failed with err.
+func failedScope(cond string, err error, passed ...string) *scope {
 	s := okScope()
-	s.facts = nil
+	s.passed = nil
+	for _, c := range passed {
+		s.pass(c, "ok")
+	}
 	s.fail(stepError(cond, err))
 	return s
 }
@@ -64,7 +74,7 @@ func TestSetStatus(t *testing.T) {
 		{"success", okScope(), want{
 			ready: "True", reason: v1alpha1.ReasonSucceeded,
 			fetched: "True", validated: "True", rendered: "True", observedGeneration: 2, digest: newDigest}},
-		{"not proxy-wasm keeps last good", failedScope(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", wasm.ErrNotProxyWasm)), want{
+		{"not proxy-wasm keeps last good", failedScope(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", wasm.ErrNotProxyWasm), v1alpha1.ConditionModuleFetched), want{
 			ready: "False", stalled: "True", reason: v1alpha1.ReasonNotProxyWasm,
 			fetched: "True", validated: "False", observedGeneration: 2, digest: oldDigest}},
 		{"unauthorized is stalled", failedScope(v1alpha1.ConditionModuleFetched, fmt.Errorf("x: %w", oci.ErrUnauthorized)), want{
@@ -73,18 +83,21 @@ func TestSetStatus(t *testing.T) {
 		{"registry down is transient", failedScope(v1alpha1.ConditionModuleFetched, errors.New("connection refused")), want{
 			ready: "False", reconciling: "True", reason: v1alpha1.ReasonFetchFailed,
 			fetched: "False", observedGeneration: 1, digest: oldDigest}},
-		{"apply conflict is transient", failedScope(v1alpha1.ConditionRendered, errors.New("conflict")), want{
+		{"apply conflict is transient", failedScope(v1alpha1.ConditionRendered, errors.New("conflict"), v1alpha1.ConditionModuleFetched, v1alpha1.ConditionModuleValidated), want{
 			ready: "False", reconciling: "True", reason: v1alpha1.ReasonApplyFailed,
 			fetched: "True", validated: "True", rendered: "False", observedGeneration: 1, digest: oldDigest}},
-		{"name conflict is stalled", failedScope(v1alpha1.ConditionRendered, fmt.Errorf("x: %w", errNameConflict)), want{
+		{"signature missing is stalled", failedScope(v1alpha1.ConditionModuleVerified, fmt.Errorf("x: %w", verify.ErrSignatureMissing)), want{
+			ready: "False", stalled: "True", reason: v1alpha1.ReasonSignatureMissing,
+			observedGeneration: 2, digest: oldDigest}},
+		{"identity mismatch is stalled", failedScope(v1alpha1.ConditionModuleVerified, fmt.Errorf("x: %w", verify.ErrIdentityMismatch)), want{
+			ready: "False", stalled: "True", reason: v1alpha1.ReasonIdentityMismatch,
+			observedGeneration: 2, digest: oldDigest}},
+		{"name conflict is stalled", failedScope(v1alpha1.ConditionRendered, fmt.Errorf("x: %w", errNameConflict), v1alpha1.ConditionModuleFetched, v1alpha1.ConditionModuleValidated), want{
 			ready: "False", stalled: "True", reason: v1alpha1.ReasonNameConflict,
 			fetched: "True", validated: "True", rendered: "False", observedGeneration: 2, digest: oldDigest}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.s.failure != nil && tc.s.failure.condition != v1alpha1.ConditionModuleFetched {
-				tc.s.facts = okScope().facts // later steps ran with facts
-			}
 			ext := previouslyReady()
 			setStatus(ext, tc.s)
 			w := tc.want

@@ -84,13 +84,18 @@ func (r *WasmExtensionReconciler) load(ctx context.Context, s *scope) error {
 	if m := s.ext.Status.Module; m != nil && m.Digest == s.resolved.Digest.String() &&
 		m.Repository == s.resolved.Repository && m.ABI != "" {
 		s.facts = factsFromStatus(m)
-		return nil
+	} else {
+		f, err := r.Loader.Load(ctx, s.request, s.resolved.Repository, s.resolved.Digest)
+		if err != nil {
+			if conditionForLoadError(err) == v1alpha1.ConditionModuleValidated {
+				s.pass(v1alpha1.ConditionModuleFetched, "Fetched "+s.resolved.Repository+"@"+s.resolved.Digest.String())
+			}
+			return stepError(conditionForLoadError(err), err)
+		}
+		s.facts, s.fetched = &f, true
 	}
-	f, err := r.Loader.Load(ctx, s.request, s.resolved.Repository, s.resolved.Digest)
-	if err != nil {
-		return stepError(conditionForLoadError(err), err)
-	}
-	s.facts, s.fetched = &f, true
+	s.pass(v1alpha1.ConditionModuleFetched, fetchedMessage(s.facts))
+	s.pass(v1alpha1.ConditionModuleValidated, validatedMessage(s.facts))
 	return nil
 }
 
@@ -112,6 +117,7 @@ func (r *WasmExtensionReconciler) renderAndApply(ctx context.Context, s *scope) 
 		return stepError(v1alpha1.ConditionRendered, err)
 	}
 	s.applied = applied
+	s.pass(v1alpha1.ConditionRendered, "Applied "+renderedNames(s.rendered))
 	return nil
 }
 

@@ -97,6 +97,7 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		Loader:      module.NewLoader(fetcher, 64),
 		Concurrency: 4,
 		Policy:      policy.NewHolder(policy.Policy{}),
+		Fetcher:     fetcher,
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		return err

@@ -26,6 +26,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
+
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
@@ -58,6 +60,12 @@ type WasmExtensionReconciler struct {
 	Loader    *module.Loader
 	// Policy is the cluster policy (flags); nil allows everything.
 	Policy *policy.Holder
+	// Fetcher reaches registries for signature artifacts.
+	Fetcher *oci.Fetcher
+	// SigstoreRoot returns the public-good Sigstore trusted root, or nil
+	// while it is not (yet) available. nil means keyless verification
+	// needs a trustedRootSecretRef.
+	SigstoreRoot func() root.TrustedMaterial
 	// Concurrency is the number of extensions reconciled at once.
 	Concurrency int
 }
@@ -87,7 +95,7 @@ func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	orig := ext.DeepCopy()
 	s := &scope{ext: ext}
 	for _, step := range []func(context.Context, *scope) error{
-		r.credentials, r.resolve, r.load, r.renderAndApply,
+		r.credentials, r.resolve, r.verify, r.load, r.renderAndApply,
 	} {
 		if err := step(ctx, s); err != nil {
 			s.fail(err)
