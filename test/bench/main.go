@@ -245,9 +245,10 @@ func runOne(ctx context.Context, o options, binary string, reg *ocitest.Registry
 		}
 	}
 
-	// The first WasmExtension a fresh API server admits can take seconds
-	// (lazy set-up on the API server's side, seen as ~2s here); that is not
-	// the operator's time, so it is spent before the operator starts.
+	// The API server makes creates sleep 2s while their CRD is less than 2s
+	// Established (apiextensions-apiserver's customresource_handler), which
+	// on a fresh control plane hits the first creates; that is not the
+	// operator's time, so it is spent before the operator starts.
 	if r.warmup, err = warmUp(ctx, c, namespaces[0], mods[0]); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
