@@ -14,7 +14,9 @@ import (
 // through TUF (sigstore-go's embedded root of trust) in the background.
 // Get returns nil until a fetch has succeeded; keyless verification then
 // needs a trustedRootSecretRef.
-type PublicGoodRoot struct{ tm atomic.Pointer[root.LiveTrustedRoot] }
+type PublicGoodRoot struct {
+	tm atomic.Pointer[root.LiveTrustedRoot]
+}
 
 // Get returns the trusted root, or nil while it is not available.
 func (p *PublicGoodRoot) Get() root.TrustedMaterial {

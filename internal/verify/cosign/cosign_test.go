@@ -5,6 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -379,5 +383,31 @@ func TestBadTarget(t *testing.T) {
 		if _, err := v.Verify(context.Background(), tg); err == nil {
 			t.Errorf("Verify(%+v) succeeded", tg)
 		}
+	}
+}
+
+// Through a registry without the referrers API, bundles are found with the
+// referrers tag (sha256-<hex>) that the pusher maintains.
+func TestReferrersTagFallback(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	k, pub := newKey(t, verifytest.ECDSAP256)
+	must(t, verifytest.SignKeyBundle(ctx, e.reg.Host, repo, e.target.Digest, k))
+	up := &url.URL{Scheme: "http", Host: e.reg.Host}
+	proxy := httputil.NewSingleHostReverseProxy(up)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/referrers/") {
+			http.NotFound(w, r)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	tg := e.target
+	tg.Request.Image = strings.TrimPrefix(srv.URL, "http://") + "/" + repo + ":v1"
+	res, err := keyVerifier(t, e, pub).Verify(ctx, tg)
+	must(t, err)
+	if res.Format != verify.FormatBundleReferrer {
+		t.Errorf("Format = %q, want %q", res.Format, verify.FormatBundleReferrer)
 	}
 }

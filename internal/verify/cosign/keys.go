@@ -75,7 +75,7 @@ func parsePublicKey(pemBytes []byte) (publicKey, error) {
 	for _, sv := range k.sig {
 		key := root.NewExpiringKey(sv, time.Time{}, time.Time{})
 		tm := root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) { return key, nil })
-		v, err := sgverify.NewVerifier(tm, sgverify.WithNoObserverTimestamps())
+		v, err := sgverify.NewVerifier(tm, sgverify.WithNoObserverTimestamps(), sgverify.WithoutStatementPredicate())
 		if err != nil {
 			return publicKey{}, err
 		}
