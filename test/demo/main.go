@@ -13,6 +13,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -350,7 +351,8 @@ storage:
       enabled: false
 http:
   addr: %s
-`, filepath.Join(dir, "storage"), addr)
+  secret: %s
+`, filepath.Join(dir, "storage"), addr, rand.Text())
 	confPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return nil, err
