@@ -42,8 +42,8 @@ type Verifier struct {
 var _ verify.Verifier = (*Verifier)(nil)
 
 // NewKeyVerifier returns a Verifier that accepts a signature made with any
-// of publicKeysPEM (one PEM "PUBLIC KEY" each: ECDSA P-256/384/521,
-// Ed25519, RSA 2048-4096). Transparency-log entries in key-signed
+// of publicKeysPEM (each holds one or more PEM "PUBLIC KEY" blocks: ECDSA
+// P-256/384/521, Ed25519, RSA 2048-4096; at most MaxKeys in all). Transparency-log entries in key-signed
 // signatures are not checked (no log key is configured), as with cosign
 // --insecure-ignore-tlog. Errors wrap verify.ErrInvalidPolicy.
 func NewKeyVerifier(fetcher *oci.Fetcher, publicKeysPEM [][]byte) (*Verifier, error) {

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,6 +169,21 @@ func TestKeySecondOfTwoMatches(t *testing.T) {
 	}
 }
 
+// One PEM value may hold several keys (a Secret key with a key ring).
+func TestKeyRingInOnePEM(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	_, pub1 := newKey(t, verifytest.RSA2048)
+	k2, pub2 := newKey(t, verifytest.ECDSAP384)
+	must(t, verifytest.SignKeyLegacy(ctx, e.reg.Host, repo, e.target.Digest, k2))
+	ring := append(append(append([]byte{}, pub1...), '\n'), pub2...)
+	res, err := keyVerifier(t, e, ring).Verify(ctx, e.target)
+	must(t, err)
+	if want := "key " + fingerprint(t, pub2); res.VerifiedBy != want {
+		t.Errorf("VerifiedBy = %q, want %q", res.VerifiedBy, want)
+	}
+}
+
 func TestNoSignature(t *testing.T) {
 	e := newEnv(t)
 	_, pub := newKey(t, verifytest.ECDSAP256)
@@ -262,6 +278,9 @@ func TestBadPolicy(t *testing.T) {
 		"garbage":     {[]byte("not a key")},
 		"certificate": {[]byte("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")},
 		"one bad":     {pub, []byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")},
+		"empty":       {pub, []byte("\n")},
+		"trailing":    {append(append([]byte{}, pub...), "junk"...)},
+		"too many":    slices.Repeat([][]byte{pub}, cosign.MaxKeys+1),
 	} {
 		if _, err := cosign.NewKeyVerifier(f, pems); !errors.Is(err, verify.ErrInvalidPolicy) {
 			t.Errorf("%s: err = %v, want ErrInvalidPolicy", name, err)

@@ -1,6 +1,7 @@
 package cosign
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -8,6 +9,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"time"
 
@@ -35,22 +37,33 @@ type publicKey struct {
 	bundle []*sgverify.Verifier
 }
 
-// parsePublicKeys parses PEM public keys; each element holds one key.
-// Errors wrap verify.ErrInvalidPolicy.
+// parsePublicKeys parses PEM public keys; each element holds one or more
+// PEM blocks, one key each. Errors wrap verify.ErrInvalidPolicy.
 func parsePublicKeys(pems [][]byte) ([]publicKey, error) {
-	if len(pems) == 0 {
-		return nil, fmt.Errorf("%w: no public key given", verify.ErrInvalidPolicy)
-	}
-	if len(pems) > MaxKeys {
-		return nil, fmt.Errorf("%w: %d public keys, at most %d allowed", verify.ErrInvalidPolicy, len(pems), MaxKeys)
-	}
-	keys := make([]publicKey, 0, len(pems))
+	var keys []publicKey
 	for i, p := range pems {
-		k, err := parsePublicKey(p)
-		if err != nil {
-			return nil, fmt.Errorf("%w: public key %d: %v", verify.ErrInvalidPolicy, i+1, err)
+		rest := bytes.TrimSpace(p)
+		if len(rest) == 0 {
+			return nil, fmt.Errorf("%w: public key %d is empty", verify.ErrInvalidPolicy, i+1)
 		}
-		keys = append(keys, k)
+		for len(rest) > 0 {
+			var block *pem.Block
+			if block, rest = pem.Decode(rest); block == nil {
+				return nil, fmt.Errorf("%w: public key %d: not PEM", verify.ErrInvalidPolicy, i+1)
+			}
+			rest = bytes.TrimSpace(rest)
+			if len(keys) == MaxKeys {
+				return nil, fmt.Errorf("%w: more than %d public keys", verify.ErrInvalidPolicy, MaxKeys)
+			}
+			k, err := parsePublicKey(pem.EncodeToMemory(block))
+			if err != nil {
+				return nil, fmt.Errorf("%w: public key %d: %v", verify.ErrInvalidPolicy, i+1, err)
+			}
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: no public key given", verify.ErrInvalidPolicy)
 	}
 	return keys, nil
 }
