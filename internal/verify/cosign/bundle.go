@@ -95,8 +95,7 @@ func checkStatement(r *sgverify.VerificationResult) error {
 // keylessError classifies a keyless failure: an identity mismatch (the
 // signature itself verified) or an invalid signature.
 func keylessError(err error, e sgverify.SignedEntity, want Identity) error {
-	var leaf = leafCertificate(e)
-	if ierr := identityError(err, leaf, want); errors.Is(ierr, verify.ErrIdentityMismatch) {
+	if ierr := identityError(err, leafCertificate(e), want); errors.Is(ierr, verify.ErrIdentityMismatch) {
 		return ierr
 	}
 	return fmt.Errorf("%w: %w", verify.ErrSignatureInvalid, err)
