@@ -13,6 +13,8 @@ import (
 
 	"github.com/spf13/pflag"
 	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
+	clientnet "istio.io/client-go/pkg/apis/networking/v1alpha3"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -89,7 +91,7 @@ func main() {
 // Scheme holds the types the operator reads and writes.
 func Scheme() *runtime.Scheme {
 	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, clientext.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme, clientext.AddToScheme, clientnet.AddToScheme} {
 		if err := add(s); err != nil {
 			panic(err)
 		}
@@ -108,6 +110,10 @@ func run(ctx context.Context, o *options) error {
 	}
 	cfg.QPS, cfg.Burst = o.kubeAPIQPS, o.kubeAPIBurst
 	cfg.UserAgent = "wasmext"
+	served, err := controllers.ServedAtStart(cfg)
+	if err != nil {
+		return fmt.Errorf("discovering Istio CRDs: %w", err)
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  Scheme(),
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
@@ -115,7 +121,7 @@ func run(ctx context.Context, o *options) error {
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "wasmext.wasmext.io",
 		LeaderElectionNamespace: o.leaderElectNS,
-		Cache:                   controllers.CacheOptions(),
+		Cache:                   controllers.CacheOptions(served),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
@@ -135,6 +141,7 @@ func run(ctx context.Context, o *options) error {
 		Policy:       policy.NewHolder(o.policy),
 		Fetcher:      fetcher,
 		SigstoreRoot: publicGood.Get,
+		Served:       func() controllers.Served { return controllers.ServedFromMapper(mgr.GetRESTMapper()) },
 	}
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up controller: %w", err)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"google.golang.org/protobuf/proto"
-	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -17,7 +16,6 @@ import (
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
-	"github.com/wasmext/wasmext/internal/render"
 )
 
 // credentials applies the cluster policy, then reads the pull Secret, if the extension names one. Only a
@@ -104,31 +102,52 @@ func factsFromStatus(m *v1alpha1.ModuleStatus) *module.Facts {
 		Size: m.Size, Format: oci.Format(m.Format), ABI: m.ABI}
 }
 
-// renderAndApply renders the WasmPlugin and applies it unless the live
-// object already matches.
+// renderAndApply renders the objects of the chosen output and applies each
+// unless the live object already matches; after a switch of output, the
+// old objects are deleted only once the new ones exist.
 func (r *WasmExtensionReconciler) renderAndApply(ctx context.Context, s *scope) error {
-	desired, err := render.WasmPlugin(s.ext, render.Module{Repository: s.facts.Repository, Digest: s.facts.Digest})
+	var served Served
+	if r.Served != nil {
+		served = r.Served()
+	} else {
+		served = Served{v1alpha1.OutputWasmPlugin: true}
+	}
+	kind, why, err := chooseOutput(s.ext.Spec.Output, served)
 	if err != nil {
 		return stepError(v1alpha1.ConditionRendered, err)
 	}
-	s.rendered = []v1alpha1.RenderedObject{{APIVersion: desired.APIVersion, Kind: desired.Kind, Name: desired.Name}}
-	applied, err := r.applyWasmPlugin(ctx, s.ext, desired)
+	desired, err := r.desiredObjects(s, kind)
 	if err != nil {
 		return stepError(v1alpha1.ConditionRendered, err)
 	}
-	s.applied = applied
-	s.pass(v1alpha1.ConditionRendered, "Applied "+renderedNames(s.rendered))
+	rendered := make([]v1alpha1.RenderedObject, 0, len(desired))
+	for _, d := range desired {
+		gvk := d.GetObjectKind().GroupVersionKind()
+		rendered = append(rendered, v1alpha1.RenderedObject{APIVersion: gvk.GroupVersion().String(), Kind: gvk.Kind, Name: d.GetName()})
+	}
+	s.rendered = rendered
+	for _, d := range desired {
+		applied, err := r.applyObject(ctx, s.ext, d)
+		if err != nil {
+			return stepError(v1alpha1.ConditionRendered, err)
+		}
+		s.applied = s.applied || applied
+	}
+	if err := r.prune(ctx, s.ext, rendered); err != nil {
+		return stepError(v1alpha1.ConditionRendered, err)
+	}
+	s.pass(v1alpha1.ConditionRendered, "Applied "+renderedNames(rendered)+" ("+why+")")
 	return nil
 }
 
-// applyWasmPlugin server-side applies desired when the cached live object
+// applyObject server-side applies desired when the cached live object
 // differs from it. It reports whether it wrote. An object of that name that
 // belongs to someone else is never taken over.
-func (r *WasmExtensionReconciler) applyWasmPlugin(ctx context.Context, ext *v1alpha1.WasmExtension, desired *clientext.WasmPlugin) (bool, error) {
-	live := &clientext.WasmPlugin{}
+func (r *WasmExtensionReconciler) applyObject(ctx context.Context, ext *v1alpha1.WasmExtension, desired client.Object) (bool, error) {
+	live := newEmpty(desired)
 	err := r.Get(ctx, client.ObjectKeyFromObject(desired), live)
 	switch {
-	case err == nil && wasmPluginUpToDate(live, desired, ext):
+	case err == nil && upToDate(live, desired, ext):
 		return false, nil
 	case err == nil:
 		// Ours (the cache only holds labelled objects) but drifted: repair.
@@ -146,18 +165,23 @@ func (r *WasmExtensionReconciler) applyWasmPlugin(ctx context.Context, ext *v1al
 		return false, err
 	}
 	if !metav1.IsControlledBy(live, ext) {
-		return false, fmt.Errorf("%w: WasmPlugin %s/%s exists and is not managed by this WasmExtension; rename the extension or delete that WasmPlugin",
-			errNameConflict, live.Namespace, live.Name)
+		return false, fmt.Errorf("%w: %s %s/%s exists and is not managed by this WasmExtension; rename the extension or delete that object",
+			errNameConflict, desired.GetObjectKind().GroupVersionKind().Kind, live.GetNamespace(), live.GetName())
 	}
 	return true, r.apply(ctx, desired, true)
 }
 
-func wasmPluginUpToDate(live, desired *clientext.WasmPlugin, ext *v1alpha1.WasmExtension) bool {
-	if !metav1.IsControlledBy(live, ext) || !proto.Equal(&live.Spec, &desired.Spec) {
+func upToDate(live, desired client.Object, ext *v1alpha1.WasmExtension) bool {
+	if !metav1.IsControlledBy(live, ext) || !proto.Equal(specOf(live), specOf(desired)) {
 		return false
 	}
-	for k, v := range desired.Labels {
-		if live.Labels[k] != v {
+	for k, v := range desired.GetLabels() {
+		if live.GetLabels()[k] != v {
+			return false
+		}
+	}
+	for k, v := range desired.GetAnnotations() {
+		if live.GetAnnotations()[k] != v {
 			return false
 		}
 	}

@@ -10,7 +10,9 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
+	clientnet "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -46,13 +48,15 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, clientext.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme, clientext.AddToScheme, clientnet.AddToScheme} {
 		if err := add(testScheme); err != nil {
 			panic(err)
 		}
 	}
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
-	env, err := testenv.Start(testenv.Options{})
+	// The TrafficExtension CRD is installed by TestOutputAuto, to see Auto
+	// switch when the cluster starts serving it.
+	env, err := testenv.Start(testenv.Options{SkipIstioCRDs: []string{"trafficextensions.extensions.istio.io"}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "starting envtest:", err)
 		return 1
@@ -72,11 +76,15 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 	if k8s, err = client.New(env.Config, client.Options{Scheme: testScheme}); err != nil {
 		return err
 	}
+	served, err := ServedAtStart(env.Config)
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
 		Scheme:                 testScheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  CacheOptions(),
+		Cache:                  CacheOptions(served),
 		NewClient: func(cfg *rest.Config, o client.Options) (client.Client, error) {
 			c, err := client.NewWithWatch(cfg, o)
 			if err != nil {
@@ -98,6 +106,7 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		Concurrency: 4,
 		Policy:      policy.NewHolder(policy.Policy{}),
 		Fetcher:     fetcher,
+		Served:      func() Served { return ServedFromMapper(mgr.GetRESTMapper()) },
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		return err
@@ -183,6 +192,7 @@ func newExtension(ns, name, image string) *v1alpha1.WasmExtension {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
 		Spec: v1alpha1.WasmExtensionSpec{
 			Module: v1alpha1.ModuleSource{Image: image, Insecure: true},
+			Output: v1alpha1.OutputWasmPlugin,
 			Phase:  v1alpha1.PhaseAuthn,
 		},
 	}

@@ -9,14 +9,17 @@ import (
 	"fmt"
 	"time"
 
-	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -66,14 +69,24 @@ type WasmExtensionReconciler struct {
 	// while it is not (yet) available. nil means keyless verification
 	// needs a trustedRootSecretRef.
 	SigstoreRoot func() root.TrustedMaterial
+	// Served reports which output CRDs the cluster serves (discovery);
+	// nil means WasmPlugin only.
+	Served func() Served
+	// ModuleURL returns the URL the operator's module server serves the
+	// .wasm with this sha256 at; nil disables output EnvoyFilter.
+	ModuleURL func(sha256 string) string
 	// Concurrency is the number of extensions reconciled at once.
 	Concurrency int
+
+	watches *outputWatches
 }
 
 // +kubebuilder:rbac:groups=wasmext.io,resources=wasmextensions,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=wasmext.io,resources=wasmextensions/finalizers,verbs=update
 // +kubebuilder:rbac:groups=wasmext.io,resources=wasmextensions/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=extensions.istio.io,resources=wasmplugins,verbs=get;list;watch;create;update;patch;delete;deletecollection
+// +kubebuilder:rbac:groups=extensions.istio.io,resources=wasmplugins;trafficextensions,verbs=get;list;watch;create;update;patch;delete;deletecollection
+// +kubebuilder:rbac:groups=networking.istio.io,resources=envoyfilters,verbs=get;list;watch;create;update;patch;delete;deletecollection
+// +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -138,10 +151,12 @@ func (r *WasmExtensionReconciler) finalize(ctx context.Context, ext *v1alpha1.Wa
 	if !controllerutil.ContainsFinalizer(ext, Finalizer) {
 		return nil
 	}
-	err := r.DeleteAllOf(ctx, &clientext.WasmPlugin{}, client.InNamespace(ext.Namespace),
-		client.MatchingLabels{render.LabelManagedBy: render.ManagedBy, render.LabelExtension: ext.Name})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("deleting rendered WasmPlugins: %w", err)
+	for _, o := range outputKinds {
+		err := r.DeleteAllOf(ctx, outputObject(o.kind), client.InNamespace(ext.Namespace),
+			client.MatchingLabels{render.LabelManagedBy: render.ManagedBy, render.LabelExtension: ext.Name})
+		if err != nil && !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
+			return fmt.Errorf("deleting rendered %s objects: %w", o.kind, err)
+		}
 	}
 	orig := ext.DeepCopy()
 	controllerutil.RemoveFinalizer(ext, Finalizer)
@@ -162,11 +177,31 @@ var deletionStarted = predicate.Funcs{
 const pullSecretIndex = ".spec.module.pullSecretRef.name"
 
 // CacheOptions limits the informer cache to what the operator needs: only
-// the WasmPlugins it rendered (by label), not every WasmPlugin of the mesh.
-func CacheOptions() cache.Options {
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&clientext.WasmPlugin{}: {Label: labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedBy})},
-	}}
+// the rendered objects it labelled, not every WasmPlugin of the mesh. The
+// filter applies to the output kinds served at start-up (the cache refuses
+// kinds it cannot map); a kind whose CRD appears later is cached unfiltered.
+func CacheOptions(served Served) cache.Options {
+	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedBy})}
+	by := map[client.Object]cache.ByObject{}
+	for _, o := range outputKinds {
+		if served[o.kind] {
+			by[outputObject(o.kind)] = ours
+		}
+	}
+	return cache.Options{ByObject: by}
+}
+
+// ServedAtStart discovers the output kinds before a manager exists.
+func ServedAtStart(cfg *rest.Config) (Served, error) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := apiutil.NewDynamicRESTMapper(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	return ServedFromMapper(m), nil
 }
 
 // SetupWithManager registers the controller: it watches extensions (spec
@@ -184,14 +219,24 @@ func (r *WasmExtensionReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	if err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	c, err := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.WasmExtension{}, builder.WithPredicates(
 			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deletionStarted))).
-		Owns(&clientext.WasmPlugin{}).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.extensionsForSecret), builder.OnlyMetadata).
+		Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(r.onOutputCRD),
+			builder.OnlyMetadata, builder.WithPredicates(predicate.NewPredicateFuncs(isOutputCRD))).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Concurrency)}).
 		Named("wasmextension").
-		Complete(r)
+		Build(r)
+	if err != nil {
+		return err
+	}
+	r.watches = &outputWatches{started: map[v1alpha1.OutputKind]bool{}, ctrl: c, mgr: mgr}
+	served := Served{v1alpha1.OutputWasmPlugin: true}
+	if r.Served != nil {
+		served = r.Served()
+	}
+	return r.watches.ensure(served)
 }
 
 // extensionsForSecret maps a Secret to the extensions of its namespace that
