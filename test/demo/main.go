@@ -64,6 +64,7 @@ type options struct {
 	registryBin string
 	samples     string
 	timeout     time.Duration
+	skipCRDs    string
 }
 
 func main() {
@@ -72,6 +73,8 @@ func main() {
 	flag.StringVar(&o.registry, "registry", "auto", "registry to use: distribution (the CNCF distribution registry binary), inprocess (the in-process test registry) or auto (distribution, falling back to inprocess)")
 	flag.StringVar(&o.registryBin, "registry-bin", os.Getenv("WASMEXT_REGISTRY_BIN"), "CNCF distribution registry binary (default $WASMEXT_REGISTRY_BIN, else bin/registry, built with `make registry` when missing)")
 	flag.StringVar(&o.samples, "samples", "", "directory of WasmExtension YAML files to apply (default config/samples)")
+	flag.StringVar(&o.skipCRDs, "skip-istio-crds", "", "comma-separated Istio CRDs not to install, e.g. "+testenv.CRDTrafficExtension+
+		" to play a cluster with Istio before 1.32, where output Auto renders a WasmPlugin")
 	flag.DurationVar(&o.timeout, "timeout", 60*time.Second, "how long to wait for the extensions to become Ready")
 	flag.Parse()
 	ctrllog.SetLogger(logr.Discard()) // envtest logs through it; our errors are returned
@@ -176,7 +179,13 @@ func (d *demo) done(t time.Time, format string, args ...any) {
 func (d *demo) run(ctx context.Context, binary string, build <-chan error, buildStart time.Time) error {
 	// 1. Control plane.
 	t := d.begin("control plane", "starting kube-apiserver + etcd with the wasmext and Istio CRDs (envtest)")
-	env, err := testenv.Start(testenv.Options{})
+	var skip []string
+	for _, n := range strings.Split(d.o.skipCRDs, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			skip = append(skip, n)
+		}
+	}
+	env, err := testenv.Start(testenv.Options{SkipIstioCRDs: skip})
 	if err != nil {
 		return err
 	}
@@ -184,7 +193,11 @@ func (d *demo) run(ctx context.Context, binary string, build <-chan error, build
 	if d.c, err = newClient(env); err != nil {
 		return err
 	}
-	d.done(t, "%s, %d CRDs", env.Config.Host, len(env.CRDs))
+	skipped := ""
+	if len(skip) > 0 {
+		skipped = " (left out: " + strings.Join(skip, ", ") + ")"
+	}
+	d.done(t, "%s, %d CRDs%s", env.Config.Host, len(env.CRDs), skipped)
 
 	// 2. Registry.
 	t = d.begin("registry", "starting an OCI registry")
@@ -600,11 +613,14 @@ func (d *demo) report(ctx context.Context, exts []*v1alpha1.WasmExtension) error
 				return err
 			}
 			fmt.Print(string(y))
-			if url, _, _ := unstructured.NestedString(u.Object, "spec", "url"); url != "" {
-				pinned := strings.HasPrefix(url, "oci://") && strings.Contains(url, "@sha256:")
-				fmt.Printf("\n=> spec.url %s is digest-pinned: %v\n", url, pinned)
-				if !pinned {
-					return fmt.Errorf("rendered %s %s has url %q, which is not digest-pinned", r.Kind, r.Name, url)
+			urls := moduleURLs(u.Object["spec"], "spec")
+			if len(urls) == 0 {
+				return fmt.Errorf("rendered %s %s names no module URL", r.Kind, r.Name)
+			}
+			for _, mu := range urls {
+				fmt.Printf("\n=> %s %s is %s\n", mu.path, mu.url, mu.pinning())
+				if mu.pinning() == "" {
+					return fmt.Errorf("rendered %s %s has %s %q, which is not pinned", r.Kind, r.Name, mu.path, mu.url)
 				}
 			}
 		}
@@ -626,6 +642,54 @@ func (d *demo) report(ctx context.Context, exts []*v1alpha1.WasmExtension) error
 		return fmt.Errorf("the operator exited\n%s", d.op.Tail(20))
 	}
 	return nil
+}
+
+// moduleURL is a URL found in a rendered object's spec.
+type moduleURL struct {
+	path, url, sha256 string
+}
+
+// pinning says how the URL is pinned: by manifest digest (oci://…@sha256:…)
+// or by a SHA-256 next to it (http(s)://…); "" when it is not.
+func (m moduleURL) pinning() string {
+	switch {
+	case strings.HasPrefix(m.url, "oci://") && strings.Contains(m.url, "@sha256:"):
+		return "digest-pinned"
+	case m.sha256 != "":
+		return "pinned by sha256 " + m.sha256
+	}
+	return ""
+}
+
+// moduleURLs finds the fields named url or uri (WasmPlugin spec.url,
+// TrafficExtension spec.wasm.url, an EnvoyFilter's remote http_uri.uri) and
+// the sha256 beside them or their parent.
+func moduleURLs(v any, path string) []moduleURL {
+	var out []moduleURL
+	switch t := v.(type) {
+	case map[string]any:
+		for _, k := range []string{"url", "uri"} {
+			if s, ok := t[k].(string); ok && strings.Contains(s, "://") {
+				out = append(out, moduleURL{path: path + "." + k, url: s})
+			}
+		}
+		for k, c := range t {
+			out = append(out, moduleURLs(c, path+"."+k)...)
+		}
+		if sha, ok := t["sha256"].(string); ok && sha != "" {
+			for i := range out {
+				if out[i].sha256 == "" {
+					out[i].sha256 = sha
+				}
+			}
+		}
+	case []any:
+		for i, c := range t {
+			out = append(out, moduleURLs(c, fmt.Sprintf("%s[%d]", path, i))...)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
+	return out
 }
 
 // printEvents lists the events.k8s.io Events about ext, waiting a moment for
