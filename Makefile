@@ -19,6 +19,9 @@ CONTAINER_TOOL ?= docker
 TEST_FLAGS ?=
 # `make demo KEEP=1` leaves the demo's control plane and registry running.
 KEEP ?=
+# More flags for the demo and the benchmark, e.g. `make bench BENCH_ARGS="-n 1,100 -steady 0"`.
+DEMO_ARGS ?=
+BENCH_ARGS ?=
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -107,11 +110,11 @@ registry: $(REGISTRY) ## Build the CNCF distribution registry (bin/registry) for
 .PHONY: demo
 demo: envtest registry ## Run the end-to-end demo on envtest + a local registry (KEEP=1 leaves it running).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" WASMEXT_REGISTRY_BIN="$(REGISTRY)" \
-		go run ./test/demo $(if $(KEEP),-keep)
+		go run ./test/demo $(if $(filter 1 true yes,$(KEEP)),-keep) $(DEMO_ARGS)
 
 .PHONY: bench
-bench: envtest ## Run the benchmark (test/bench).
-	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" WASMEXT_REGISTRY_BIN="$(REGISTRY)" go run ./test/bench
+bench: envtest ## Run the benchmark (test/bench; BENCH_ARGS=... for its flags).
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go run ./test/bench $(BENCH_ARGS)
 
 .PHONY: test-e2e
 test-e2e: ## Run the kind end-to-end test (hack/e2e-kind.sh; needs root, docker, ~15 min cold).
