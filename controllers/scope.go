@@ -98,6 +98,7 @@ func classify(condition string, err error) (reason string, stalled bool) {
 		{wasm.ErrNotProxyWasm, v1alpha1.ReasonNotProxyWasm},
 		{render.ErrInvalidSpec, v1alpha1.ReasonRenderFailed},
 		{errNameConflict, v1alpha1.ReasonNameConflict},
+		{errOutputUnavailable, v1alpha1.ReasonOutputUnavailable},
 		{http.ErrSchemeMismatch, v1alpha1.ReasonRegistryNotTLS},
 		{policy.ErrViolation, v1alpha1.ReasonPolicyViolation},
 		{verify.ErrSignatureMissing, v1alpha1.ReasonSignatureMissing},

@@ -107,6 +107,11 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		Policy:      policy.NewHolder(policy.Policy{}),
 		Fetcher:     fetcher,
 		Served:      func() Served { return ServedFromMapper(mgr.GetRESTMapper()) },
+		// The module server itself is tested in internal/cache; here only
+		// its URL matters, for the EnvoyFilter output.
+		ModuleURL: func(sha string) string {
+			return "http://wasmext-modules.wasmext-system.svc:8082/modules/t0k3n/" + sha + ".wasm"
+		},
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		return err
