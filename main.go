@@ -65,6 +65,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.BoolVar(&o.sigstoreTUF, "sigstore-tuf", true, "Fetch the public-good Sigstore trusted root through TUF at start-up, for keyless verification without trustedRootSecretRef.")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(gofs) // --zap-log-level, --zap-devel, --zap-encoder, ...
+	if f := flag.CommandLine.Lookup("kubeconfig"); f != nil {
+		gofs.Var(f.Value, f.Name, f.Usage) // controller-runtime's --kubeconfig, read by ctrl.GetConfig
+	}
 	fs.AddGoFlagSet(gofs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err

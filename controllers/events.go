@@ -19,11 +19,17 @@ func (r *WasmExtensionReconciler) recordEvents(orig, ext *v1alpha1.WasmExtension
 	if r.Recorder == nil {
 		return
 	}
-	if s.fetched {
+	// A pull and an apply in one reconcile make one Event (Events are API
+	// writes too); the note says both.
+	switch {
+	case s.fetched && s.applied:
+		r.Recorder.Eventf(ext, nil, corev1.EventTypeNormal, EventRendered, "Apply",
+			"Fetched %s@%s (%s, %d bytes, %s) and applied %s pinned to it",
+			s.facts.Repository, s.facts.Digest, s.facts.Format, s.facts.Size, s.facts.ABI, renderedNames(s.rendered))
+	case s.fetched:
 		r.Recorder.Eventf(ext, nil, corev1.EventTypeNormal, EventFetched, "Fetch",
 			"Fetched %s@%s (%s, %d bytes, %s)", s.facts.Repository, s.facts.Digest, s.facts.Format, s.facts.Size, s.facts.ABI)
-	}
-	if s.applied {
+	case s.applied:
 		r.Recorder.Eventf(ext, nil, corev1.EventTypeNormal, EventRendered, "Apply",
 			"Applied %s pinned to %s", renderedNames(s.rendered), s.facts.Digest)
 	}

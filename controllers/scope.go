@@ -3,10 +3,12 @@ package controllers
 import (
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/module"
@@ -22,14 +24,15 @@ import (
 type scope struct {
 	ext *v1alpha1.WasmExtension
 
-	request  oci.Request  // image, transport and credentials
-	tagged   bool         // image names a tag (re-resolved every interval)
-	resolved oci.Resolved // manifest digest the image resolved to
-	facts    *module.Facts
-	fetched  bool // facts come from a pull made by this reconcile
-	verified *verification
-	rendered []v1alpha1.RenderedObject
-	applied  bool // this reconcile wrote a rendered object
+	request       oci.Request  // image, transport and credentials
+	secretVersion string       // resourceVersion of the pull Secret read
+	tagged        bool         // image names a tag (re-resolved every interval)
+	resolved      oci.Resolved // manifest digest the image resolved to
+	facts         *module.Facts
+	fetched       bool // facts come from a pull made by this reconcile
+	verified      *verification
+	rendered      []v1alpha1.RenderedObject
+	applied       bool // this reconcile wrote a rendered object
 
 	passed  []passedStep // step conditions that passed, in order
 	failure *failure     // the first step that failed, if any
@@ -143,4 +146,37 @@ func interval(ext *v1alpha1.WasmExtension) time.Duration {
 		return i.Duration
 	}
 	return DefaultInterval
+}
+
+// resolutions remembers each extension's last successful resolution, so the
+// registry is asked once per interval, not once per reconcile.
+type resolutions struct{ m sync.Map }
+
+type resolution struct {
+	image, secretVersion string
+	insecure             bool
+	resolved             oci.Resolved
+	at                   time.Time
+}
+
+func (rs *resolutions) get(s *scope, maxAge time.Duration) (oci.Resolved, bool) {
+	v, ok := rs.m.Load(client.ObjectKeyFromObject(s.ext))
+	if !ok {
+		return oci.Resolved{}, false
+	}
+	r := v.(resolution)
+	if r.image != s.request.Image || r.insecure != s.request.Insecure || r.secretVersion != s.secretVersion ||
+		time.Since(r.at) >= maxAge {
+		return oci.Resolved{}, false
+	}
+	return r.resolved, true
+}
+
+func (rs *resolutions) put(s *scope, res oci.Resolved) {
+	rs.m.Store(client.ObjectKeyFromObject(s.ext), resolution{image: s.request.Image, secretVersion: s.secretVersion,
+		insecure: s.request.Insecure, resolved: res, at: time.Now()})
+}
+
+func (rs *resolutions) forget(ext *v1alpha1.WasmExtension) {
+	rs.m.Delete(client.ObjectKeyFromObject(ext))
 }

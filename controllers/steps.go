@@ -41,6 +41,7 @@ func (r *WasmExtensionReconciler) credentials(ctx context.Context, s *scope) err
 	key := client.ObjectKey{Namespace: s.ext.Namespace, Name: src.PullSecretRef.Name}
 	var secret corev1.Secret
 	if err := r.APIReader.Get(ctx, key, &secret); err != nil {
+		s.secretVersion = ""
 		if apierrors.IsNotFound(err) {
 			err = fmt.Errorf("%w: Secret %s not found; create a kubernetes.io/dockerconfigjson Secret in namespace %s",
 				errPullSecretNotFound, key.Name, key.Namespace)
@@ -56,16 +57,24 @@ func (r *WasmExtensionReconciler) credentials(ctx context.Context, s *scope) err
 		return stepError(v1alpha1.ConditionModuleFetched, fmt.Errorf("Secret %s: %w", key.Name, err))
 	}
 	s.request.Credential = cred
+	s.secretVersion = secret.ResourceVersion
 	return nil
 }
 
 // resolve turns the tag into a manifest digest: one manifest request, made
 // with the extension's own credentials, so a cached module is only ever
-// used by extensions that may read it.
+// used by extensions that may read it. A resolution is reused until the
+// extension's interval has passed (reconciles caused by watch events do not
+// ask the registry again), unless the image, transport or pull Secret
+// changed.
 func (r *WasmExtensionReconciler) resolve(ctx context.Context, s *scope) error {
-	res, err := r.Resolver.Resolve(ctx, s.request)
-	if err != nil {
-		return stepError(v1alpha1.ConditionModuleFetched, err)
+	res, ok := r.resolutions.get(s, interval(s.ext))
+	if !ok {
+		var err error
+		if res, err = r.Resolver.Resolve(ctx, s.request); err != nil {
+			return stepError(v1alpha1.ConditionModuleFetched, err)
+		}
+		r.resolutions.put(s, res)
 	}
 	s.resolved = res
 	if pin := s.ext.Spec.Module.Digest; pin != "" && pin != res.Digest.String() {
@@ -83,14 +92,14 @@ func (r *WasmExtensionReconciler) load(ctx context.Context, s *scope) error {
 		m.Repository == s.resolved.Repository && m.ABI != "" {
 		s.facts = factsFromStatus(m)
 	} else {
-		f, err := r.Loader.Load(ctx, s.request, s.resolved.Repository, s.resolved.Digest)
+		f, pulled, err := r.Loader.Load(ctx, s.request, s.resolved.Repository, s.resolved.Digest)
 		if err != nil {
 			if conditionForLoadError(err) == v1alpha1.ConditionModuleValidated {
 				s.pass(v1alpha1.ConditionModuleFetched, "Fetched "+s.resolved.Repository+"@"+s.resolved.Digest.String())
 			}
 			return stepError(conditionForLoadError(err), err)
 		}
-		s.facts, s.fetched = &f, true
+		s.facts, s.fetched = &f, pulled
 	}
 	s.pass(v1alpha1.ConditionModuleFetched, fetchedMessage(s.facts))
 	s.pass(v1alpha1.ConditionModuleValidated, validatedMessage(s.facts))
@@ -150,7 +159,7 @@ func (r *WasmExtensionReconciler) applyObject(ctx context.Context, ext *v1alpha1
 	case err == nil && upToDate(live, desired, ext):
 		return false, nil
 	case err == nil:
-		// Ours (the cache only holds labelled objects) but drifted: repair.
+		// Ours (the cache only holds labeled objects) but drifted: repair.
 		return true, r.apply(ctx, desired, true)
 	case !apierrors.IsNotFound(err):
 		return false, err

@@ -78,7 +78,8 @@ type WasmExtensionReconciler struct {
 	// Concurrency is the number of extensions reconciled at once.
 	Concurrency int
 
-	watches *outputWatches
+	watches     *outputWatches
+	resolutions resolutions
 }
 
 // +kubebuilder:rbac:groups=wasmext.io,resources=wasmextensions,verbs=get;list;watch;update;patch
@@ -100,6 +101,7 @@ func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ext.DeletionTimestamp.IsZero() {
+		r.resolutions.forget(ext)
 		return ctrl.Result{}, r.finalize(ctx, ext)
 	}
 	if err := r.addFinalizer(ctx, ext); err != nil {
@@ -177,7 +179,7 @@ var deletionStarted = predicate.Funcs{
 const pullSecretIndex = ".spec.module.pullSecretRef.name"
 
 // CacheOptions limits the informer cache to what the operator needs: only
-// the rendered objects it labelled, not every WasmPlugin of the mesh. The
+// the rendered objects it labeled, not every WasmPlugin of the mesh. The
 // filter applies to the output kinds served at start-up (the cache refuses
 // kinds it cannot map); a kind whose CRD appears later is cached unfiltered.
 func CacheOptions(served Served) cache.Options {

@@ -474,7 +474,3 @@ type WasmExtensionList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []WasmExtension `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&WasmExtension{}, &WasmExtensionList{})
-}

@@ -4,7 +4,7 @@
 //
 // It owns the in-memory facts cache (keyed by repository@digest, bounded,
 // least-recently-used) and de-duplicates concurrent loads of one digest. It
-// must not talk to the Kubernetes API or decide policy: callers authorise
+// must not talk to the Kubernetes API or decide policy: callers authorize
 // access first (a manifest request with the caller's own credentials) and
 // classify the errors it returns.
 package module
@@ -53,14 +53,15 @@ func NewLoader(f Fetcher, size int) *Loader {
 }
 
 // Load returns the facts of the module at req's repository and digest d,
-// fetching and inspecting it unless an earlier Load already did. Errors
-// wrap the oci and wasm sentinel errors.
-func (l *Loader) Load(ctx context.Context, req oci.Request, repository string, d digest.Digest) (Facts, error) {
+// fetching and inspecting it unless an earlier Load already did; pulled
+// says whether this call pulled it. Errors wrap the oci and wasm sentinel
+// errors.
+func (l *Loader) Load(ctx context.Context, req oci.Request, repository string, d digest.Digest) (f Facts, pulled bool, err error) {
 	key := repository + "@" + d.String()
 	if v, ok := l.facts.Get(key); ok {
-		return v.(Facts), nil
+		return v.(Facts), false, nil
 	}
-	v, err, _ := l.flight.Do(key, func() (any, error) {
+	v, err, shared := l.flight.Do(key, func() (any, error) {
 		m, err := l.fetcher.Fetch(ctx, req, d)
 		if err != nil {
 			return Facts{}, err
@@ -77,7 +78,7 @@ func (l *Loader) Load(ctx context.Context, req oci.Request, repository string, d
 		return f, nil
 	})
 	if err != nil {
-		return Facts{}, err
+		return Facts{}, false, err
 	}
-	return v.(Facts), nil
+	return v.(Facts), !shared, nil
 }

@@ -46,8 +46,8 @@ func extractPluginWasm(r io.Reader, lim limits) ([]byte, error) {
 	return wasm, err
 }
 
-// findInTar walks tr to the plugin file and reads it, capped at max bytes.
-func findInTar(tr *tar.Reader, max int64) ([]byte, error) {
+// findInTar walks tr to the plugin file and reads it, capped at limit bytes.
+func findInTar(tr *tar.Reader, limit int64) ([]byte, error) {
 	var seen []string
 	for {
 		hdr, err := tr.Next()
@@ -66,15 +66,15 @@ func findInTar(tr *tar.Reader, max int64) ([]byte, error) {
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA { //nolint:staticcheck // old writers still emit TypeRegA
 			return nil, fmt.Errorf("%w: %s in layer is not a regular file (tar type %q)", ErrUnsupportedFormat, hdr.Name, hdr.Typeflag)
 		}
-		if hdr.Size > max {
-			return nil, fmt.Errorf("%w: %s is %d bytes, cap is %d", ErrTooLarge, pluginFile, hdr.Size, max)
+		if hdr.Size > limit {
+			return nil, fmt.Errorf("%w: %s is %d bytes, cap is %d", ErrTooLarge, pluginFile, hdr.Size, limit)
 		}
-		b, err := io.ReadAll(io.LimitReader(tr, max+1))
+		b, err := io.ReadAll(io.LimitReader(tr, limit+1))
 		if err != nil {
 			return nil, fmt.Errorf("%w: reading %s from layer: %v", ErrUnsupportedFormat, pluginFile, err)
 		}
-		if int64(len(b)) > max {
-			return nil, fmt.Errorf("%w: %s is over %d bytes", ErrTooLarge, pluginFile, max)
+		if int64(len(b)) > limit {
+			return nil, fmt.Errorf("%w: %s is over %d bytes", ErrTooLarge, pluginFile, limit)
 		}
 		return b, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero"
+
 	"github.com/wasmext/wasmext/internal/wasm/wasmtest"
 )
 

@@ -16,6 +16,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/root"
 	sgverify "github.com/sigstore/sigstore-go/pkg/verify"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/cryptoutils/goodkey"
 	"github.com/sigstore/sigstore/pkg/signature"
 
 	"github.com/wasmext/wasmext/internal/verify"
@@ -73,7 +74,7 @@ func parsePublicKey(pemBytes []byte) (publicKey, error) {
 	if err != nil {
 		return publicKey{}, err
 	}
-	if err := cryptoutils.ValidatePubKey(pub); err != nil {
+	if err := goodkey.ValidatePubKey(pub); err != nil {
 		return publicKey{}, err
 	}
 	der, err := cryptoutils.MarshalPublicKeyToDER(pub)

@@ -25,14 +25,10 @@ import (
 )
 
 // simpleSignature is one layer of a cosign .sig manifest: a simple-signing
-// payload, its signature and, for keyless, the certificate and the log
-// and timestamp evidence cosign puts in annotations.
+// payload and its signature (keyless evidence is read into legacyEntity).
 type simpleSignature struct {
-	payload    []byte
-	sig        []byte
-	cert       *x509.Certificate
-	tlog       []*tlog.Entry
-	timestamps [][]byte
+	payload []byte
+	sig     []byte
 }
 
 // readSimpleSignature reads layer l of a .sig manifest.
