@@ -61,7 +61,10 @@ func (l *Loader) Load(ctx context.Context, req oci.Request, repository string, d
 	if v, ok := l.facts.Get(key); ok {
 		return v.(Facts), false, nil
 	}
-	v, err, shared := l.flight.Do(key, func() (any, error) {
+	// Only the caller whose function runs pulls; callers that joined it
+	// share the result without pulling.
+	v, err, _ := l.flight.Do(key, func() (any, error) {
+		pulled = true
 		m, err := l.fetcher.Fetch(ctx, req, d)
 		if err != nil {
 			return Facts{}, err
@@ -80,5 +83,5 @@ func (l *Loader) Load(ctx context.Context, req oci.Request, repository string, d
 	if err != nil {
 		return Facts{}, false, err
 	}
-	return v.(Facts), !shared, nil
+	return v.(Facts), pulled, nil
 }
