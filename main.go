@@ -21,10 +21,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/controllers"
+	"github.com/wasmext/wasmext/internal/cache"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
@@ -44,6 +46,11 @@ type options struct {
 	kubeAPIBurst    int
 	policy          policy.Policy
 	sigstoreTUF     bool
+	moduleAddr      string
+	moduleURL       string
+	moduleToken     string
+	moduleBytes     string
+	modules         *cache.Server
 	zap             zap.Options
 }
 
@@ -63,6 +70,10 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringSliceVar(&o.policy.InsecureRegistries, "insecure-registries", nil, "Registry hosts reached over plain HTTP (comma-separated); when set, module.insecure is refused for other hosts.")
 	fs.BoolVar(&o.policy.RequireSignature, "require-signature", false, "Refuse extensions without spec.verify (Reason PolicyViolation).")
 	fs.BoolVar(&o.sigstoreTUF, "sigstore-tuf", true, "Fetch the public-good Sigstore trusted root through TUF at start-up, for keyless verification without trustedRootSecretRef.")
+	fs.StringVar(&o.moduleAddr, "module-server-bind-address", ":8082", "Address every replica serves verified .wasm modules on, for output EnvoyFilter; \"0\" disables it.")
+	fs.StringVar(&o.moduleURL, "module-server-url", "", "Base URL proxies reach the module server at (e.g. http://wasmext-modules.wasmext-system.svc:8082); empty disables output EnvoyFilter.")
+	fs.StringVar(&o.moduleToken, "module-server-token", os.Getenv("WASMEXT_MODULE_SERVER_TOKEN"), "Unguessable path segment of module URLs, the same on every replica (default $WASMEXT_MODULE_SERVER_TOKEN, else random per process).")
+	fs.StringVar(&o.moduleBytes, "module-cache-bytes", "1Gi", "Bytes of verified .wasm kept in memory for the module server (least recently used evicted; misses are re-pulled).")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(gofs) // --zap-log-level, --zap-devel, --zap-encoder, ...
 	if f := flag.CommandLine.Lookup("kubeconfig"); f != nil {
@@ -134,18 +145,38 @@ func run(ctx context.Context, o *options) error {
 	if o.sigstoreTUF {
 		go publicGood.Run(ctx, ctrl.Log.WithName("sigstore"), 5*time.Minute)
 	}
+	cacheBytes, err := resource.ParseQuantity(o.moduleBytes)
+	if err != nil || cacheBytes.Value() <= 0 {
+		return fmt.Errorf("--module-cache-bytes %q is not a positive quantity", o.moduleBytes)
+	}
+	if o.moduleToken == "" {
+		if o.moduleToken, err = cache.NewToken(); err != nil {
+			return err
+		}
+	}
+	modules := &cache.Server{Store: cache.NewStore(cacheBytes.Value()), Token: o.moduleToken}
+	loader := module.NewLoader(fetcher, o.moduleCacheSize).KeepBytes(func(sha string, b []byte) {
+		if err := modules.Store.Put(sha, b); err != nil {
+			ctrl.Log.Info("Module not kept for serving", "sha256", sha, "error", err.Error())
+		}
+	})
 	r := &controllers.WasmExtensionReconciler{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
 		Recorder:     mgr.GetEventRecorder("wasmext"),
 		Resolver:     fetcher,
-		Loader:       module.NewLoader(fetcher, o.moduleCacheSize),
+		Loader:       loader,
 		Concurrency:  o.concurrent,
 		Policy:       policy.NewHolder(o.policy),
 		Fetcher:      fetcher,
 		SigstoreRoot: publicGood.Get,
 		Served:       func() controllers.Served { return controllers.ServedFromMapper(mgr.GetRESTMapper()) },
 	}
+	modules.Refill = r.RefillModule
+	if o.moduleURL != "" {
+		r.ModuleURL = func(sha string) string { return modules.URL(o.moduleURL, sha) }
+	}
+	o.modules = modules
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("setting up controller: %w", err)
 	}
@@ -162,6 +193,25 @@ func run(ctx context.Context, o *options) error {
 	}); err != nil {
 		return err
 	}
+	if err := addModuleServer(mgr, r, o); err != nil {
+		return err
+	}
 	ctrl.Log.Info("Starting operator", "maxModuleSize", maxSize.String(), "concurrent", o.concurrent)
 	return mgr.Start(ctx)
+}
+
+// addModuleServer serves verified modules from every replica (not only the
+// leader): proxies fetch them for output EnvoyFilter.
+func addModuleServer(mgr ctrl.Manager, _ *controllers.WasmExtensionReconciler, o *options) error {
+	if o.moduleAddr == "0" || o.moduleAddr == "" {
+		return nil
+	}
+	return mgr.Add(&manager.Server{
+		Name: "modules",
+		Server: &http.Server{
+			Addr:              o.moduleAddr,
+			Handler:           o.modules,
+			ReadHeaderTimeout: 10 * time.Second,
+		},
+	})
 }

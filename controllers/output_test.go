@@ -2,7 +2,11 @@ package controllers
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/cache"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/oci/ocitest"
 	"github.com/wasmext/wasmext/internal/testenv"
@@ -174,3 +179,64 @@ func TestOutputsAcceptedByIstioSchema(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestModuleServer: the operator serves the verified .wasm proxies load for
+// output EnvoyFilter, from memory; a replica that misses it (restart,
+// eviction) re-pulls the pinned digest with the extension's credentials.
+func TestModuleServer(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	wasm := wasmtest.Variant(21)
+	pushT(t, reg, "acme/served:v1", oci.FormatCNCF, wasm)
+	ext := newExtension(ns, "served", reg.Ref("acme/served:v1"))
+	ext.Spec.Output = v1alpha1.OutputEnvoyFilter
+	create(t, ext)
+	got := waitReady(t, ns, "served")
+	sha := got.Status.Module.SHA256
+
+	var ef clientnet.EnvoyFilter
+	if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "served"}, &ef); err != nil {
+		t.Fatal(err)
+	}
+	url := moduleServer.URL(moduleServerURL, sha)
+	if b, err := json.Marshal(&ef.Spec); err != nil || !strings.Contains(string(b), url) {
+		t.Fatalf("EnvoyFilter does not load %s: %s %v", url, b, err)
+	}
+	if body := httpGet(t, url); string(body) != string(wasm) {
+		t.Fatalf("served %d bytes, want the module's %d", len(body), len(wasm))
+	}
+
+	// A fresh replica: empty store, same token and refill.
+	fresh := &cache.Server{Store: cache.NewStore(64 << 20), Token: moduleServer.Token, Refill: reconciler.RefillModule}
+	srv := httptest.NewServer(fresh)
+	defer srv.Close()
+	reg.Reset()
+	if body := httpGet(t, fresh.URL(srv.URL, sha)); string(body) != string(wasm) {
+		t.Fatalf("refill served %d bytes, want the module's %d", len(body), len(wasm))
+	}
+	if c := reg.CountsFor("acme/served"); c.BlobGET != 1 {
+		t.Fatalf("refill made %d blob GETs, want 1", c.BlobGET)
+	}
+	resp, err := http.Get(fresh.URL(srv.URL, strings.Repeat("0", 64)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("a module no extension renders: status %d, want 404", resp.StatusCode)
+	}
+}
+
+func httpGet(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return b
+}

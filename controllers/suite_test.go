@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/cache"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
@@ -38,7 +40,11 @@ var (
 	k8s        client.Client // the test's own client (not counted)
 	reconciler *WasmExtensionReconciler
 	writes     atomic.Int64 // API writes made by the reconciler's client
-	testScheme = runtime.NewScheme()
+	// moduleServer serves verified modules as the operator does (for
+	// output EnvoyFilter), at moduleServerURL.
+	moduleServer    *cache.Server
+	moduleServerURL string
+	testScheme      = runtime.NewScheme()
 )
 
 const waitFor = 30 * time.Second
@@ -97,22 +103,24 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		return err
 	}
 	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: 4 << 20})
+	moduleServer = &cache.Server{Store: cache.NewStore(64 << 20), Token: "t0k3n"}
+	moduleHTTP := httptest.NewServer(moduleServer)
+	moduleServerURL = moduleHTTP.URL
 	reconciler = &WasmExtensionReconciler{
-		Client:      mgr.GetClient(),
-		APIReader:   mgr.GetAPIReader(),
-		Recorder:    mgr.GetEventRecorder("wasmext"),
-		Resolver:    fetcher,
-		Loader:      module.NewLoader(fetcher, 64),
+		Client:    mgr.GetClient(),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("wasmext"),
+		Resolver:  fetcher,
+		Loader: module.NewLoader(fetcher, 64).KeepBytes(func(sha string, b []byte) {
+			_ = moduleServer.Store.Put(sha, b)
+		}),
 		Concurrency: 4,
 		Policy:      policy.NewHolder(policy.Policy{}),
 		Fetcher:     fetcher,
 		Served:      func() Served { return ServedFromMapper(mgr.GetRESTMapper()) },
-		// The module server itself is tested in internal/cache; here only
-		// its URL matters, for the EnvoyFilter output.
-		ModuleURL: func(sha string) string {
-			return "http://wasmext-modules.wasmext-system.svc:8082/modules/t0k3n/" + sha + ".wasm"
-		},
+		ModuleURL:   func(sha string) string { return moduleServer.URL(moduleServerURL, sha) },
 	}
+	moduleServer.Refill = reconciler.RefillModule
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		return err
 	}

@@ -42,6 +42,7 @@ type Loader struct {
 	fetcher Fetcher
 	facts   *lru.Cache
 	flight  singleflight.Group
+	keep    func(sha256hex string, wasm []byte)
 }
 
 // NewLoader returns a Loader remembering the facts of up to size modules.
@@ -50,6 +51,13 @@ func NewLoader(f Fetcher, size int) *Loader {
 		size = 1024
 	}
 	return &Loader{fetcher: f, facts: lru.New(size)}
+}
+
+// KeepBytes hands the bytes of every module that passed inspection to keep
+// (the module server's store), so proxies can be served without a re-pull.
+func (l *Loader) KeepBytes(keep func(sha256hex string, wasm []byte)) *Loader {
+	l.keep = keep
+	return l
 }
 
 // Load returns the facts of the module at req's repository and digest d,
@@ -76,6 +84,9 @@ func (l *Loader) Load(ctx context.Context, req oci.Request, repository string, d
 		f := Facts{
 			Repository: repository, Digest: d.String(), SHA256: m.SHA256, Size: m.Size,
 			Format: m.Format, ABI: info.ABI, Imports: info.Imports,
+		}
+		if l.keep != nil {
+			l.keep(m.SHA256, m.Wasm)
 		}
 		l.facts.Add(key, f)
 		return f, nil
