@@ -163,44 +163,7 @@ func TestServeRefusesOtherPaths(t *testing.T) {
 		t.Fatalf("control request = %d, want 200", resp.StatusCode)
 	}
 	notFound := metric(t, "wasmext_cache_requests_total", "not_found")
-	targets := []string{
-		"/",
-		"/modules",
-		"/modules/",
-		"/modules/" + token,
-		"/modules/" + token + "/",
-		"/modules/" + token + "/" + k,              // no .wasm
-		"/modules/" + token + "/" + k + ".WASM",    // case
-		"/modules/" + token + "/" + k + ".wasm/",   // trailing slash
-		"/modules/" + token + "/" + k + ".wasm.gz", // suffix
-		"/modules/" + token + "/" + strings.ToUpper(k) + ".wasm",               // uppercase hex
-		"/modules/" + token + "/sha256:" + k + ".wasm",                         // digest form
-		"/modules/" + token + "/" + k[:63] + ".wasm",                           // short
-		"/modules/" + token + "/" + k + "0.wasm",                               // long
-		"/modules/" + token[:63] + "/" + k + ".wasm",                           // wrong token: short
-		"/modules/" + token[:63] + "1/" + k + ".wasm",                          // wrong token: last char
-		"/modules/" + strings.ToUpper(token) + "/" + k + ".wasm",               // wrong token: case
-		"/modules/" + token + "x/" + k + ".wasm",                               // wrong token: long
-		"/modules//" + k + ".wasm",                                             // no token
-		"/modules/" + k + ".wasm",                                              // no token
-		"/modules/" + token + "/../" + token + "/" + k + ".wasm",               // dot-dot
-		"/modules/x/../" + token + "/" + k + ".wasm",                           // dot-dot past the token
-		"/modules/./" + token + "/" + k + ".wasm",                              // dot
-		"/modules/" + token + "/./" + k + ".wasm",                              // dot
-		"/modules/" + token + "//" + k + ".wasm",                               // double slash
-		"//modules/" + token + "/" + k + ".wasm",                               // double slash
-		"/modules/" + token + "%2F" + k + ".wasm",                              // encoded slash
-		"/modules/" + token + "%2f" + k + ".wasm",                              // encoded slash
-		"/modules%2F" + token + "/" + k + ".wasm",                              // encoded slash
-		"/modules/" + token + "/%2e%2e/" + token + "/" + k + ".wasm",           // encoded dot-dot
-		"/modules/" + token + "/" + k + "%2ewasm",                              // encoded dot
-		"/modules/%30" + token[1:] + "/" + k + ".wasm",                         // encoded token char
-		"/modules/" + token + "/%" + fmt.Sprintf("%X", k[0]) + k[1:] + ".wasm", // encoded hex char
-		"/modules/" + token + "/" + k + ".wasm%00",                             // NUL
-		"/other/" + token + "/" + k + ".wasm",                                  // prefix
-		"/modulesx/" + token + "/" + k + ".wasm",                               // prefix
-		"/x/modules/" + token + "/" + k + ".wasm",                              // prefix
-	}
+	targets := badTargets(k)
 	for _, target := range targets {
 		resp, body := do(t, ts, "GET", target)
 		if resp.StatusCode != 404 {
@@ -450,5 +413,48 @@ func TestServeRefillOutlivesClient(t *testing.T) {
 	}
 	if got, ok := store.Get(k); !ok || !bytes.Equal(got, b) {
 		t.Fatal("Refill was cancelled with the request that started it")
+	}
+}
+
+// badTargets are request targets near the one that serves module k with
+// token, each of which must be a 404.
+func badTargets(k string) []string {
+	return []string{
+		"/",
+		"/modules",
+		"/modules/",
+		"/modules/" + token,
+		"/modules/" + token + "/",
+		"/modules/" + token + "/" + k,              // no .wasm
+		"/modules/" + token + "/" + k + ".WASM",    // case
+		"/modules/" + token + "/" + k + ".wasm/",   // trailing slash
+		"/modules/" + token + "/" + k + ".wasm.gz", // suffix
+		"/modules/" + token + "/" + strings.ToUpper(k) + ".wasm",               // uppercase hex
+		"/modules/" + token + "/sha256:" + k + ".wasm",                         // digest form
+		"/modules/" + token + "/" + k[:63] + ".wasm",                           // short
+		"/modules/" + token + "/" + k + "0.wasm",                               // long
+		"/modules/" + token[:63] + "/" + k + ".wasm",                           // wrong token: short
+		"/modules/" + token[:63] + "1/" + k + ".wasm",                          // wrong token: last char
+		"/modules/" + strings.ToUpper(token) + "/" + k + ".wasm",               // wrong token: case
+		"/modules/" + token + "x/" + k + ".wasm",                               // wrong token: long
+		"/modules//" + k + ".wasm",                                             // no token
+		"/modules/" + k + ".wasm",                                              // no token
+		"/modules/" + token + "/../" + token + "/" + k + ".wasm",               // dot-dot
+		"/modules/x/../" + token + "/" + k + ".wasm",                           // dot-dot past the token
+		"/modules/./" + token + "/" + k + ".wasm",                              // dot
+		"/modules/" + token + "/./" + k + ".wasm",                              // dot
+		"/modules/" + token + "//" + k + ".wasm",                               // double slash
+		"//modules/" + token + "/" + k + ".wasm",                               // double slash
+		"/modules/" + token + "%2F" + k + ".wasm",                              // encoded slash
+		"/modules/" + token + "%2f" + k + ".wasm",                              // encoded slash
+		"/modules%2F" + token + "/" + k + ".wasm",                              // encoded slash
+		"/modules/" + token + "/%2e%2e/" + token + "/" + k + ".wasm",           // encoded dot-dot
+		"/modules/" + token + "/" + k + "%2ewasm",                              // encoded dot
+		"/modules/%30" + token[1:] + "/" + k + ".wasm",                         // encoded token char
+		"/modules/" + token + "/%" + fmt.Sprintf("%X", k[0]) + k[1:] + ".wasm", // encoded hex char
+		"/modules/" + token + "/" + k + ".wasm%00",                             // NUL
+		"/other/" + token + "/" + k + ".wasm",                                  // prefix
+		"/modulesx/" + token + "/" + k + ".wasm",                               // prefix
+		"/x/modules/" + token + "/" + k + ".wasm",                              // prefix
 	}
 }

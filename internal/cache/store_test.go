@@ -35,6 +35,8 @@ func has(s *cache.Store, key string) bool {
 func TestStorePutGet(t *testing.T) {
 	s := cache.NewStore(1000)
 	k, b := mod("a", 100)
+	gaugeBytes := metric(t, "wasmext_cache_bytes", "")
+	gaugeModules := metric(t, "wasmext_cache_modules", "")
 	if _, ok := s.Get(k); ok {
 		t.Fatal("Get on an empty store found something")
 	}
@@ -46,6 +48,9 @@ func TestStorePutGet(t *testing.T) {
 	}
 	if s.Len() != 1 || s.Bytes() != 100 {
 		t.Fatalf("Len, Bytes = %d, %d; want 1, 100", s.Len(), s.Bytes())
+	}
+	if db, dm := metric(t, "wasmext_cache_bytes", "")-gaugeBytes, metric(t, "wasmext_cache_modules", "")-gaugeModules; db != 100 || dm != 1 {
+		t.Fatalf("wasmext_cache_bytes, _modules grew by %v, %v; want 100, 1", db, dm)
 	}
 }
 
