@@ -7,8 +7,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
-// Request results counted in wasmext_cache_requests_total. Every GET or
-// HEAD counts once: hit (served from the Store), miss (served after a
+// Request results counted in wasmext_cache_requests_total. Every answered
+// GET or HEAD counts once: hit (served from the Store), miss (served after a
 // Refill), refill_error (5xx: Refill failed or returned other bytes),
 // not_found (404: bad path or token, or nothing references the sha256).
 const (
