@@ -169,7 +169,7 @@ func TestServeRefillOutlivesClient(t *testing.T) {
 	<-entered
 	cancel()
 	if err := <-done; err == nil {
-		t.Fatal("cancelled request succeeded")
+		t.Fatal("canceled request succeeded")
 	}
 	close(release)
 	deadline := time.Now().Add(5 * time.Second)
@@ -177,6 +177,6 @@ func TestServeRefillOutlivesClient(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	if got, ok := store.Get(k); !ok || !bytes.Equal(got, b) {
-		t.Fatal("Refill was cancelled with the request that started it")
+		t.Fatal("Refill was canceled with the request that started it")
 	}
 }
