@@ -93,6 +93,15 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 		o.ReadyTimeout = 60 * time.Second
 	}
 	args := []string{"--health-probe-bind-address=" + o.ProbeAddr}
+	// The module server (output EnvoyFilter) on a free loopback port, so
+	// several operators and other programs can run side by side.
+	if HasFlag(ctx, o.Binary, "module-server-bind-address") {
+		modAddr, err := FreeAddr()
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, "--module-server-bind-address="+modAddr, "--module-server-url=http://"+modAddr)
+	}
 	kubeconfigFlag := HasFlag(ctx, o.Binary, "kubeconfig")
 	if kubeconfigFlag {
 		args = append(args, "--kubeconfig="+o.Kubeconfig)
