@@ -31,7 +31,7 @@ func (r *WasmExtensionReconciler) RefillModule(ctx context.Context, sha256hex st
 	if err := r.List(ctx, &list, client.MatchingFields{moduleSHAIndex: sha256hex}); err != nil {
 		return nil, err
 	}
-	lastErr := error(cache.ErrUnknown)
+	lastErr := cache.ErrUnknown
 	for i := range list.Items {
 		ext := &list.Items[i]
 		s := &scope{ext: ext}
