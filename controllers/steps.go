@@ -18,9 +18,9 @@ import (
 	"github.com/wasmext/wasmext/internal/oci"
 )
 
-// credentials applies the cluster policy, then reads the pull Secret, if the extension names one. Only a
-// kubernetes.io/dockerconfigjson Secret in the extension's own namespace is
-// ever read.
+// credentials applies the cluster policy, then reads the pull Secret if the
+// extension names one. Only a kubernetes.io/dockerconfigjson Secret in the
+// extension's own namespace is ever read.
 func (r *WasmExtensionReconciler) credentials(ctx context.Context, s *scope) error {
 	src := s.ext.Spec.Module
 	ref, err := oci.ParseReference(src.Image)
@@ -41,7 +41,6 @@ func (r *WasmExtensionReconciler) credentials(ctx context.Context, s *scope) err
 	key := client.ObjectKey{Namespace: s.ext.Namespace, Name: src.PullSecretRef.Name}
 	var secret corev1.Secret
 	if err := r.APIReader.Get(ctx, key, &secret); err != nil {
-		s.secretVersion = ""
 		if apierrors.IsNotFound(err) {
 			err = fmt.Errorf("%w: Secret %s not found; create a kubernetes.io/dockerconfigjson Secret in namespace %s",
 				errPullSecretNotFound, key.Name, key.Namespace)
