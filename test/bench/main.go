@@ -78,6 +78,9 @@ type options struct {
 	namespaces int
 	creators   int
 	work       string
+	verify     bool
+	resync     string
+	interval   time.Duration // spec.module.interval of every extension (0: unset)
 }
 
 func main() {
@@ -93,6 +96,8 @@ func main() {
 	flag.IntVar(&o.namespaces, "namespaces", 1, "spread the extensions over this many namespaces")
 	flag.IntVar(&o.creators, "creators", 16, "parallel creates by the bench client")
 	flag.StringVar(&o.work, "workdir", "", "directory for the operator logs (default: a new temp dir, kept)")
+	flag.BoolVar(&o.verify, "verify", true, "run each N twice, without and with cosign signature verification, and report the verification cost")
+	flag.StringVar(&o.resync, "resync", "auto", "spec.module.interval of every extension: a duration, off (operator default, 10m), or auto (steady/2 with -verify, so the steady window holds resyncs; else off)")
 	flag.Parse()
 	for _, s := range strings.Split(ns, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -105,6 +110,20 @@ func main() {
 	if o.modules < 1 || o.namespaces < 1 || o.creators < 1 || o.concurrent < 1 {
 		fmt.Fprintln(os.Stderr, "-modules, -namespaces, -creators and -concurrent must be positive")
 		os.Exit(2)
+	}
+	switch o.resync {
+	case "off":
+	case "auto":
+		if o.verify && o.steady > 0 {
+			o.interval = max(time.Second, (o.steady / 2).Round(time.Second))
+		}
+	default:
+		d, err := time.ParseDuration(o.resync)
+		if err != nil || d <= 0 {
+			fmt.Fprintf(os.Stderr, "-resync: %q is not auto, off or a positive duration\n", o.resync)
+			os.Exit(2)
+		}
+		o.interval = d
 	}
 	// Shut down cleanly (the control plane is not our child) on Ctrl-C, a closed
 	// terminal or a closed pipe (`| head`): a write to it then fails instead of killing us.
@@ -144,30 +163,70 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer reg.Close()
+	// The operator talks to the registry through a counting proxy that tells
+	// signature artifacts apart by digest; pushes and signing go direct.
+	proxy, err := startSigProxy(reg.Host)
+	if err != nil {
+		return err
+	}
+	defer proxy.Close()
 	mods := make([]module, o.modules)
 	for i := range mods {
 		mods[i].repo = fmt.Sprintf("bench/mod-%02d", i)
-		mods[i].image = reg.Ref(mods[i].repo + ":1.0.0")
+		mods[i].image = proxy.Host + "/" + mods[i].repo + ":1.0.0"
 		if mods[i].digest, err = ocitest.Push(ctx, reg.Host, mods[i].repo+":1.0.0", oci.FormatCNCF, wasmtest.Variant(i)); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("pushed %d CNCF Wasm artifacts to the in-process registry %s (one repository each, tag 1.0.0)\n", len(mods), reg.Host)
-	fmt.Printf("each N runs on a fresh control plane and a freshly started operator; the registry is shared, its counts reset per N\n")
+	fmt.Printf("pushed %d CNCF Wasm artifacts to the in-process registry %s (one repository each, tag 1.0.0); the operator reaches it through the counting proxy %s\n", len(mods), reg.Host, proxy.Host)
+	modes := []runMode{{}}
+	if o.verify {
+		pub, err := signModules(ctx, reg.Host, proxy, mods)
+		if err != nil {
+			return err
+		}
+		modes = append(modes, runMode{verify: true, pub: pub})
+		fmt.Printf("signed each module once with one new ECDSA P-256 key (sigstore bundle as an OCI referrer); -verify runs each N twice: verification off, then on (Secret %s in each namespace, spec.verify.cosign.publicKeySecretRef on every extension)\n", keySecretName)
+	}
+	if o.interval > 0 {
+		fmt.Printf("every extension has spec.module.interval %s (-resync), so the steady window holds periodic resyncs\n", o.interval)
+	}
+	fmt.Printf("each run has a fresh control plane and a freshly started operator; the registry is shared, its counts reset per run\n")
 
 	var results []*result
 	for _, n := range o.ns {
-		r, err := runOne(ctx, o, binary, reg, mods, n)
-		if r != nil {
-			r.print(o)
-			results = append(results, r)
-		}
-		if err != nil {
-			return fmt.Errorf("N=%d: %w", n, err)
+		var off *result
+		for _, mode := range modes {
+			r, err := runOne(ctx, o, binary, reg, proxy, mods, n, mode)
+			if r != nil {
+				r.print(o)
+				results = append(results, r)
+				if !mode.verify {
+					off = r
+				} else {
+					printVerification(off, r)
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("N=%d%s: %w", n, mode.label(), err)
+			}
 		}
 	}
 	summary(results)
 	return nil
+}
+
+// runMode is what differs between the two runs of one N.
+type runMode struct {
+	verify bool
+	pub    []byte // PEM public key for the namespaces' key Secret
+}
+
+func (m runMode) label() string {
+	if m.verify {
+		return ", verification on"
+	}
+	return ""
 }
 
 type module struct {
@@ -178,6 +237,8 @@ type module struct {
 // result is what one N measured.
 type result struct {
 	n, modules     int
+	verify         bool
+	interval       time.Duration
 	opArgs         []string
 	loadStart      string
 	cpStart        time.Duration
@@ -202,6 +263,8 @@ type window struct {
 	reconciles  map[string]float64 // result → count
 	retries     float64
 	registry    ocitest.Counts
+	sig         sigCounts // through the proxy, by what was asked for
+	secretGETs  float64   // kube-apiserver GETs of Secrets (the operator's uncached key reads)
 	cpu         time.Duration
 }
 
@@ -218,12 +281,13 @@ type snapshot struct {
 	op       metrics
 	apiSrv   metrics
 	registry ocitest.Counts
+	sig      sigCounts
 	usage    operator.Usage
 }
 
-func runOne(ctx context.Context, o options, binary string, reg *ocitest.Registry, mods []module, n int) (_ *result, err error) {
-	r := &result{n: n, modules: len(mods), loadStart: loadavg()}
-	fmt.Printf("\n--- N=%d: starting control plane ... ", n)
+func runOne(ctx context.Context, o options, binary string, reg *ocitest.Registry, proxy *sigProxy, mods []module, n int, mode runMode) (_ *result, err error) {
+	r := &result{n: n, modules: len(mods), verify: mode.verify, interval: o.interval, loadStart: loadavg()}
+	fmt.Printf("\n--- N=%d%s: starting control plane ... ", n, mode.label())
 	t := time.Now()
 	env, err := testenv.Start(testenv.Options{})
 	if err != nil {
@@ -243,13 +307,19 @@ func runOne(ctx context.Context, o options, binary string, reg *ocitest.Registry
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespaces[i]}}); err != nil {
 			return nil, err
 		}
+		if mode.verify {
+			if err := createKeySecret(ctx, c, namespaces[i], mode.pub); err != nil {
+				return nil, err
+			}
+		}
 	}
+	spec := specOpts{verify: mode.verify, interval: o.interval}
 
 	// The API server makes creates sleep 2s while their CRD is less than 2s
 	// Established (apiextensions-apiserver's customresource_handler), which
 	// on a fresh control plane hits the first creates; that is not the
 	// operator's time, so it is spent before the operator starts.
-	if r.warmup, err = warmUp(ctx, c, namespaces[0], mods[0]); err != nil {
+	if r.warmup, err = warmUp(ctx, c, namespaces[0], mods[0], spec); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
 
@@ -266,6 +336,9 @@ func runOne(ctx context.Context, o options, binary string, reg *ocitest.Registry
 	}
 	r.opArgs = args
 	r.logFile = filepath.Join(o.work, fmt.Sprintf("%s%d.log", operatorLogPrefix, n))
+	if mode.verify {
+		r.logFile = filepath.Join(o.work, fmt.Sprintf("%s%d-verify.log", operatorLogPrefix, n))
+	}
 	fmt.Printf("starting operator ... ")
 	op, err := operator.Start(ctx, operator.Options{Binary: binary, Kubeconfig: env.Kubeconfig, LogFile: r.logFile, Args: args})
 	if err != nil {
@@ -284,6 +357,7 @@ func runOne(ctx context.Context, o options, binary string, reg *ocitest.Registry
 		var err1, err2, err3 error
 		s.op, err1 = scrape(ctx, hc, opMetrics)
 		s.registry = reg.Counts()
+		s.sig = proxy.Counts()
 		s.usage, err2 = operator.ReadUsage(op.Pid)
 		s.apiSrv, err3 = scrapeAPIServer(ctx, env.Config)
 		return s, errors.Join(err1, err2, err3)
@@ -303,7 +377,7 @@ func runOne(ctx context.Context, o options, binary string, reg *ocitest.Registry
 	}
 	fmt.Printf("    creating %d WasmExtensions ... ", n)
 	start := time.Now()
-	if r.createLatency, err = create(ctx, c, o, namespaces, mods, n); err != nil {
+	if r.createLatency, err = create(ctx, c, o, namespaces, mods, n, spec); err != nil {
 		return nil, err
 	}
 	r.created = time.Since(start)
@@ -378,7 +452,7 @@ func newClient(env *testenv.Env) (client.WithWatch, error) {
 
 // create creates n extensions with o.creators parallel clients' worth of
 // requests; extension i uses module i % len(mods).
-func create(ctx context.Context, c client.Client, o options, namespaces []string, mods []module, n int) ([]time.Duration, error) {
+func create(ctx context.Context, c client.Client, o options, namespaces []string, mods []module, n int, spec specOpts) ([]time.Duration, error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	lat := make([]time.Duration, n)
@@ -391,7 +465,7 @@ func create(ctx context.Context, c client.Client, o options, namespaces []string
 					return
 				}
 				t := time.Now()
-				if err := c.Create(ctx, extension(i, namespaces[i%len(namespaces)], mods[i%len(mods)])); err != nil {
+				if err := c.Create(ctx, extension(i, namespaces[i%len(namespaces)], mods[i%len(mods)], spec)); err != nil {
 					errs <- fmt.Errorf("creating extension %d: %w", i, err)
 					return
 				}
@@ -412,9 +486,9 @@ func create(ctx context.Context, c client.Client, o options, namespaces []string
 
 // warmUp creates and deletes one extension (no operator runs yet, so no
 // finalizer holds it) and returns how long that took.
-func warmUp(ctx context.Context, c client.Client, ns string, m module) (time.Duration, error) {
+func warmUp(ctx context.Context, c client.Client, ns string, m module, spec specOpts) (time.Duration, error) {
 	start := time.Now()
-	ext := extension(0, ns, m)
+	ext := extension(0, ns, m, spec)
 	ext.Name = "bench-warm-up"
 	if err := c.Create(ctx, ext); err != nil {
 		return 0, err
@@ -457,9 +531,15 @@ func settle(ctx context.Context, hc *http.Client, url string) time.Duration {
 	return time.Since(start)
 }
 
-func extension(i int, ns string, m module) *v1alpha1.WasmExtension {
+// specOpts are the spec fields set on every extension of a run.
+type specOpts struct {
+	verify   bool          // spec.verify.cosign.publicKeySecretRef: keySecretName
+	interval time.Duration // spec.module.interval (0: unset)
+}
+
+func extension(i int, ns string, m module, o specOpts) *v1alpha1.WasmExtension {
 	prio := int32(i % 100)
-	return &v1alpha1.WasmExtension{
+	ext := &v1alpha1.WasmExtension{
 		ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("ext-%04d", i), Namespace: ns},
 		Spec: v1alpha1.WasmExtensionSpec{
 			Module:       v1alpha1.ModuleSource{Image: m.image, Insecure: true},
@@ -469,6 +549,14 @@ func extension(i int, ns string, m module) *v1alpha1.WasmExtension {
 			PluginConfig: &apiextensionsv1.JSON{Raw: fmt.Appendf(nil, `{"header":"x-bench","value":"%d"}`, i)},
 		},
 	}
+	if o.verify {
+		ext.Spec.Verify = &v1alpha1.Verification{Cosign: v1alpha1.CosignVerification{
+			PublicKeySecretRef: &v1alpha1.LocalObjectReference{Name: keySecretName}}}
+	}
+	if o.interval > 0 {
+		ext.Spec.Module.Interval = &metav1.Duration{Duration: o.interval}
+	}
+	return ext
 }
 
 // ---- readiness tracking --------------------------------------------------------------------------
@@ -662,7 +750,10 @@ func diff(a, b snapshot) window {
 		retries: b.op.sum("workqueue_retries_total", map[string]string{"name": "wasmextension"}) -
 			a.op.sum("workqueue_retries_total", map[string]string{"name": "wasmextension"}),
 		registry: subCounts(b.registry, a.registry),
-		cpu:      b.usage.CPU - a.usage.CPU,
+		sig:      b.sig.sub(a.sig),
+		secretGETs: b.apiSrv.sum("apiserver_request_total", map[string]string{"verb": "GET", "resource": "secrets"}) -
+			a.apiSrv.sum("apiserver_request_total", map[string]string{"verb": "GET", "resource": "secrets"}),
+		cpu: b.usage.CPU - a.usage.CPU,
 	}
 	srv := delta(b.apiSrv.by("apiserver_request_total", nil, "verb", "resource", "subresource"),
 		a.apiSrv.by("apiserver_request_total", nil, "verb", "resource", "subresource"))
@@ -690,7 +781,7 @@ func subCounts(a, b ocitest.Counts) ocitest.Counts {
 }
 
 func (r *result) print(o options) {
-	fmt.Printf("\n=== N=%d extensions over %d modules ===\n", r.n, r.modules)
+	fmt.Printf("\n=== N=%d extensions over %d modules%s ===\n", r.n, r.modules, r.title())
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "  %s\t%s\n", k, fmt.Sprintf(format, args...)) }
 	n := float64(r.n)
@@ -717,15 +808,118 @@ func (r *result) print(o options) {
 	row("registry requests", "%d: manifest HEAD %d, manifest GET %d, blob GET %d, blob HEAD %d, other %d",
 		rg.Total, rg.ManifestHEAD, rg.ManifestGET, rg.BlobGET, rg.BlobHEAD, rg.Other)
 	row("  per distinct digest", "%s", perDigest(r.regPerDigest))
+	if r.verify {
+		row("  signature-related", "%s", sigSplit(p, n))
+		row("", "the module repositories also hold the signatures, so the per-digest line above counts both")
+		row("Secret GETs (API server)", "%.0f (%.2f /ext): the key Secret, read uncached once per verification", p.secretGETs, p.secretGETs/n)
+	}
 	row("operator CPU", "%.2f s in the phase (%.1f ms /ext), %.2f s since it started", p.cpu.Seconds(), p.cpu.Seconds()*1000/n, r.sinceStart.CPU.Seconds())
 	row("operator memory", "peak RSS %s (RSS now %s)", mib(r.sinceStart.PeakRSS), mib(r.sinceStart.RSS))
 	if r.steadyDuration > 0 {
 		s := r.steady
 		row(fmt.Sprintf("steady state (%s)", r.steadyDuration), "API requests %.0f (writes %.0f) %s, registry requests %d, reconciles %.0f, CPU %.2f s",
 			s.apiTotal(), s.apiWrites(), kv(s.apiByMethod), s.registry.Total, sumAll(s.reconciles), s.cpu.Seconds())
+		if r.verify {
+			row("  signature fetches", "%d (%s), Secret GETs %.0f, over %.0f reconciles (periodic resyncs%s)",
+				s.sig.sig(), sigKinds(s.sig), s.secretGETs, sumAll(s.reconciles), intervalNote(r.interval))
+		}
 	}
 	row("operator log", "%s", r.logFile)
 	_ = tw.Flush()
+}
+
+func (r *result) title() string {
+	if r.verify {
+		return ", verification on"
+	}
+	return ""
+}
+
+func intervalNote(d time.Duration) string {
+	if d > 0 {
+		return fmt.Sprintf(", spec.module.interval %s", d)
+	}
+	return ", none expected: spec.module.interval is the operator's 10m default"
+}
+
+// sigKinds lists the signature requests by kind.
+func sigKinds(c sigCounts) string {
+	return fmt.Sprintf("referrers %d, bundle manifest GET %d / HEAD %d, bundle blob GET %d, .sig/referrers-tag %d",
+		c.Referrers, c.ManifestGET, c.ManifestHD, c.BundleGET, c.LegacyTag)
+}
+
+func sigSplit(w window, n float64) string {
+	mod := w.registry.Total - w.sig.sig()
+	note := ""
+	if w.sig.All != w.registry.Total {
+		note = fmt.Sprintf("; NOTE the proxy saw %d requests, the registry %d", w.sig.All, w.registry.Total)
+	}
+	return fmt.Sprintf("%d (%.2f /ext): %s; the rest, %d (%.2f /ext), is the module's own (tag, manifest, blobs)%s",
+		w.sig.sig(), float64(w.sig.sig())/n, sigKinds(w.sig), mod, float64(mod)/n, note)
+}
+
+// printVerification compares the verified run of one N with the unverified one.
+func printVerification(off, on *result) {
+	fmt.Printf("\n=== N=%d: verification cost (run with spec.verify minus run without) ===\n", on.n)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "  %s\t%s\n", k, fmt.Sprintf(format, args...)) }
+	n := float64(on.n)
+	p := on.phase
+	row("signature requests (registry)", "%s", sigSplit(p, n))
+	row("", "told apart by digest at a proxy in front of the registry: referrers API calls, GET/HEAD of the bundle")
+	row("", "artifact manifests the bench pushed, GETs of their layers; a re-read of the module manifest for a")
+	row("", "signature check cannot be told from the pull's own read, so it shows only in Δ registry below")
+	row("Secret GETs", "%.0f (%.2f /ext; the operator reads the key Secret uncached, once per verification)", p.secretGETs, p.secretGETs/n)
+	if off == nil {
+		_ = tw.Flush()
+		return
+	}
+	d := verifyDelta(off, on)
+	row("Δ apply → all Ready", "%s", d.time)
+	row("Δ operator CPU", "%+.1f ms /ext (%.1f → %.1f)", d.cpu, off.phase.cpu.Seconds()*1000/n, p.cpu.Seconds()*1000/n)
+	row("Δ registry requests", "%+.2f /ext (%.2f → %.2f), of which signature %.2f /ext", d.reg,
+		float64(off.phase.registry.Total)/n, float64(p.registry.Total)/n, float64(p.sig.sig()-off.phase.sig.sig())/n)
+	row("Δ API requests", "%+.2f /ext: reads %+.2f /ext (%.2f → %.2f), writes %+.2f /ext; Secret GETs %+.2f /ext", d.api, d.reads,
+		off.phase.apiReads()/n, p.apiReads()/n, (p.apiWrites()-off.phase.apiWrites())/n, (p.secretGETs-off.phase.secretGETs)/n)
+	if on.steadyDuration > 0 {
+		row("steady state", "%s", d.steady)
+	}
+	_ = tw.Flush()
+}
+
+// delta is the verification cost of one N, for the table and the summary.
+type vdelta struct {
+	time, steady, perResync string
+	cpu, reg, api, reads    float64
+}
+
+func verifyDelta(off, on *result) vdelta {
+	n := float64(on.n)
+	d := vdelta{
+		cpu:   (on.phase.cpu - off.phase.cpu).Seconds() * 1000 / n,
+		reg:   float64(on.phase.registry.Total-off.phase.registry.Total) / n,
+		api:   (on.phase.apiTotal() - off.phase.apiTotal()) / n,
+		reads: (on.phase.apiReads() - off.phase.apiReads()) / n,
+		time:  "n/a (not all Ready)", steady: "-", perResync: "-",
+	}
+	if on.allReady > 0 && off.allReady > 0 {
+		dt := on.allReady - off.allReady
+		d.time = fmt.Sprintf("%+.2f s (%.2f → %.2f s), %+.1f ms /ext", dt.Seconds(), off.allReady.Seconds(), on.allReady.Seconds(), float64(dt.Milliseconds())/n)
+	}
+	if on.steadyDuration > 0 {
+		s := on.steady
+		resyncs := sumAll(s.reconciles)
+		if resyncs > 0 {
+			d.perResync = fmt.Sprintf("%g", float64(s.sig.sig())/resyncs)
+			d.steady = fmt.Sprintf("signature fetches per resync: %s   (%d signature fetches, %.0f Secret GETs over %.0f resync reconciles in %s)",
+				d.perResync, s.sig.sig(), s.secretGETs, resyncs, on.steadyDuration)
+		} else {
+			d.perResync = "n/a"
+			d.steady = fmt.Sprintf("signature fetches per resync: not measured, no resync in the %s window (%d signature fetches)%s",
+				on.steadyDuration, s.sig.sig(), intervalNote(on.interval))
+		}
+	}
+	return d
 }
 
 func summary(results []*result) {
@@ -734,7 +928,7 @@ func summary(results []*result) {
 	}
 	fmt.Printf("\n=== summary ===\n")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N\tmodules\tall Ready (s)\tAPI req/ext\twrites/ext\tmanifest HEAD\tmanifest GET\tblob GET\tCPU (s)\tpeak RSS\tsteady API req\tsteady registry\t")
+	fmt.Fprintln(tw, "N\tmodules\tverify\tall Ready (s)\tAPI req/ext\twrites/ext\tmanifest HEAD\tmanifest GET\tblob GET\tsig req\tCPU (s)\tpeak RSS\tsteady API req\tsteady registry\t")
 	for _, r := range results {
 		ready := "not all"
 		if r.allReady > 0 {
@@ -746,14 +940,52 @@ func summary(results []*result) {
 			steadyReg = fmt.Sprint(r.steady.registry.Total)
 		}
 		n := float64(r.n)
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%.2f\t%.2f\t%d\t%d\t%d\t%.2f\t%s\t%s\t%s\t\n", r.n, r.modules, ready,
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%.2f\t%s\t%s\t%s\t\n", r.n, r.modules, onOff(r.verify), ready,
 			r.phase.apiTotal()/n, r.phase.apiWrites()/n, r.phase.registry.ManifestHEAD, r.phase.registry.ManifestGET,
-			r.phase.registry.BlobGET, r.phase.cpu.Seconds(), mib(r.sinceStart.PeakRSS), steadyAPI, steadyReg)
+			r.phase.registry.BlobGET, r.phase.sig.sig(), r.phase.cpu.Seconds(), mib(r.sinceStart.PeakRSS), steadyAPI, steadyReg)
 	}
 	_ = tw.Flush()
 
-	fmt.Printf("\nvs Flux source-controller (product team's figures for this kind of machine):\n")
+	var offs []*result
+	var pairs [][2]*result
 	for _, r := range results {
+		if !r.verify {
+			offs = append(offs, r)
+		} else if len(offs) > 0 && offs[len(offs)-1].n == r.n {
+			pairs = append(pairs, [2]*result{offs[len(offs)-1], r})
+		}
+	}
+	if len(pairs) > 0 {
+		fmt.Printf("\nverification cost per extension (spec.verify on minus off; key Secret, one bundle referrer per module):\n")
+		tw = tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "N\tΔ all Ready (s)\tΔ CPU ms/ext\tΔ registry req/ext\tsig req/ext\tΔ API reads/ext\tSecret GET/ext\tsteady sig fetches\tsig fetches/resync\t")
+		for _, p := range pairs {
+			off, on := p[0], p[1]
+			d := verifyDelta(off, on)
+			n := float64(on.n)
+			dt, steadySig := "n/a", "-"
+			if on.allReady > 0 && off.allReady > 0 {
+				dt = fmt.Sprintf("%+.2f", (on.allReady - off.allReady).Seconds())
+			}
+			if on.steadyDuration > 0 {
+				steadySig = fmt.Sprint(on.steady.sig.sig())
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%+.1f\t%+.2f\t%.2f\t%+.2f\t%.2f\t%s\t%s\t\n", on.n, dt, d.cpu, d.reg,
+				float64(on.phase.sig.sig())/n, d.reads, on.phase.secretGETs/n, steadySig, d.perResync)
+		}
+		_ = tw.Flush()
+		for _, p := range pairs {
+			if p[1].steadyDuration > 0 {
+				fmt.Printf("  N=%d %s\n", p[1].n, verifyDelta(p[0], p[1]).steady)
+			}
+		}
+	}
+
+	fmt.Printf("\nvs Flux source-controller (product team's figures for this kind of machine; runs without verification):\n")
+	for _, r := range results {
+		if r.verify {
+			continue
+		}
 		switch {
 		case r.n == 1:
 			fmt.Printf("  1 object Ready:          Flux %.1f s, wasmext %s\n", peerOneReady, readyOrNot(r))
@@ -766,6 +998,13 @@ func summary(results []*result) {
 		}
 		fmt.Printf("  API requests per object (N=%d): Flux %.0f, wasmext %.2f\n", r.n, peerAPIPerObject, r.phase.apiTotal()/float64(r.n))
 	}
+}
+
+func onOff(v bool) string {
+	if v {
+		return "on"
+	}
+	return "off"
 }
 
 func readyOrNot(r *result) string {
