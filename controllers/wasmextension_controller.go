@@ -253,9 +253,5 @@ func (r *WasmExtensionReconciler) extensionsForSecret(ctx context.Context, o cli
 		log.FromContext(ctx).Error(err, "Failed to list WasmExtensions for Secret", "secret", client.ObjectKeyFromObject(o))
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for i := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
-	}
-	return reqs
+	return requestsFor(&list)
 }

@@ -79,6 +79,11 @@ func (r *WasmExtensionReconciler) onOutputCRD(ctx context.Context, _ client.Obje
 		log.FromContext(ctx).Error(err, "Failed to list WasmExtensions after an output CRD changed")
 		return nil
 	}
+	return requestsFor(&list)
+}
+
+// requestsFor turns a list of extensions into reconcile requests.
+func requestsFor(list *v1alpha1.WasmExtensionList) []reconcile.Request {
 	reqs := make([]reconcile.Request, 0, len(list.Items))
 	for i := range list.Items {
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
