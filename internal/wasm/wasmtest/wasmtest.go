@@ -51,6 +51,33 @@ var (
 	//
 	//go:embed testdata/features.wasm
 	Features []byte
+
+	// LegacySDK is shaped like a Proxy-Wasm module built with an SDK from
+	// before ABI version markers existed: it exports proxy_on_* callbacks,
+	// _start and memory, but no proxy_abi_version_* function.
+	//
+	//go:embed testdata/legacy_sdk.wasm
+	LegacySDK []byte
+
+	// UnknownABI is a Proxy-Wasm-shaped module whose only ABI markers are
+	// proxy_abi_version_0_3_0 and proxy_abi_version_9, which Envoy does not
+	// know.
+	//
+	//go:embed testdata/unknown_abi.wasm
+	UnknownABI []byte
+
+	// SeveralABIs exports the ABI markers proxy_abi_version_0_3_0, _0_2_0,
+	// _0_2_1 and _0_1_0, in that export order.
+	//
+	//go:embed testdata/several_abis.wasm
+	SeveralABIs []byte
+
+	// DuplicateImports is a Proxy-Wasm (ABI 0.2.1) module that imports
+	// wasi_snapshot_preview1.fd_write twice, as Go's wasip1 modules do, with
+	// env.proxy_log between the two.
+	//
+	//go:embed testdata/duplicate_imports.wasm
+	DuplicateImports []byte
 )
 
 // Invalid starts with a valid Wasm header followed by garbage.

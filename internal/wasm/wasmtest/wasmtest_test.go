@@ -20,8 +20,8 @@ func TestFixturesUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sources) != 6 {
-		t.Fatalf("found %d .wat files, want 6: %v", len(sources), sources)
+	if len(sources) != 10 {
+		t.Fatalf("found %d .wat files, want 10: %v", len(sources), sources)
 	}
 	for _, src := range sources {
 		args := []string{src, "-o", filepath.Join(t.TempDir(), "out.wasm")}
