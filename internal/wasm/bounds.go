@@ -31,18 +31,8 @@ func checkBounds(b []byte) error {
 func walk(b []byte) (complete bool, err error) {
 	w := walker{b: b, pos: len(wasmHeader)}
 	for w.pos < len(b) {
-		id := b[w.pos]
-		w.pos++
-		w.end, w.section = len(b), sectionName(id)
-		if id > secTag {
-			return false, w.fail("unknown section id %d", id)
-		}
-		size, err := w.u32()
-		if err == nil && int64(size) > int64(len(b)-w.pos) {
-			err = w.fail("declares %d bytes but only %d remain", size, len(b)-w.pos)
-		}
+		id, err := w.nextSection()
 		if err == nil {
-			w.end = w.pos + int(size)
 			err = w.walkSection(id)
 		}
 		switch {
@@ -71,6 +61,25 @@ type walker struct {
 	pos     int
 	end     int // end of the section being read
 	section string
+}
+
+// nextSection reads the header of the section at pos and makes the walker
+// read that section: end is its end, section its name.
+func (w *walker) nextSection() (byte, error) {
+	id := w.b[w.pos]
+	w.pos++
+	w.end, w.section = len(w.b), sectionName(id)
+	if id > secTag {
+		return id, w.fail("unknown section id %d", id)
+	}
+	size, err := w.u32()
+	if err == nil && int64(size) > int64(w.left()) {
+		err = w.fail("declares %d bytes but only %d remain", size, w.left())
+	}
+	if err == nil {
+		w.end = w.pos + int(size)
+	}
+	return id, err
 }
 
 func (w *walker) fail(format string, args ...any) error {
@@ -163,11 +172,21 @@ func (w *walker) repeat(what string, minSize int, each func() error) error {
 }
 
 func (w *walker) name() error {
+	_, err := w.nameBytes()
+	return err
+}
+
+// nameBytes reads a name and returns its bytes, which alias the module.
+func (w *walker) nameBytes() ([]byte, error) {
 	n, err := w.u32()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return w.skip(n)
+	start := w.pos
+	if err := w.skip(n); err != nil {
+		return nil, err
+	}
+	return w.b[start:w.pos], nil
 }
 
 func (w *walker) u32s(what string) error {

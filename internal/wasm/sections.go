@@ -63,19 +63,7 @@ func (w *walker) walkSection(id byte) error {
 			return w.constExpr()
 		})
 	case secExport:
-		return w.repeat("exports", 3, func() error {
-			if err := w.name(); err != nil {
-				return err
-			}
-			kind, err := w.byte()
-			if err == nil && kind > 4 {
-				return errStop
-			}
-			if err == nil {
-				_, err = w.u32()
-			}
-			return err
-		})
+		return w.repeat("exports", 3, func() error { _, _, err := w.export(); return err })
 	case secStart, secDataCount:
 		_, err := w.u32()
 		return err
@@ -90,17 +78,28 @@ func (w *walker) walkSection(id byte) error {
 	}
 }
 
+// export reads one export entry and returns its name (aliasing the module)
+// and kind (0 for a function).
+func (w *walker) export() (name []byte, kind byte, err error) {
+	if name, err = w.nameBytes(); err != nil {
+		return nil, 0, err
+	}
+	if kind, err = w.byte(); err == nil && kind > 4 {
+		return nil, 0, errStop
+	}
+	if err == nil {
+		_, err = w.u32()
+	}
+	return name, kind, err
+}
+
 // custom reads a custom section. wazero skips all but "name", which it decodes.
 func (w *walker) custom() error {
-	n, err := w.u32()
+	name, err := w.nameBytes()
 	if err != nil {
 		return err
 	}
-	start := w.pos
-	if err := w.skip(n); err != nil {
-		return err
-	}
-	if string(w.b[start:w.pos]) != "name" {
+	if string(name) != "name" {
 		w.pos = w.end
 		return nil
 	}
