@@ -16,6 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
+
+	"github.com/wasmext/wasmext/internal/testenv/ci"
 )
 
 // TestStart starts the real control plane and checks that our CRD and Istio's are served,
@@ -86,7 +88,7 @@ func TestStart(t *testing.T) {
 func testDeployConfig(ctx context.Context, t *testing.T, env *Env, c client.Client) {
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
-		t.Skip("kubectl not on PATH")
+		ci.Skipf(t, "kubectl not on PATH")
 	}
 	out, err := exec.CommandContext(ctx, kubectl, "kustomize", filepath.Join(env.RepoRoot, "config", "default")).Output()
 	if err != nil {

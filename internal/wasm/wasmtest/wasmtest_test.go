@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasmext/wasmext/internal/testenv/ci"
 )
 
 // TestFixturesUpToDate reassembles every testdata/*.wat and compares the
@@ -14,7 +16,7 @@ import (
 func TestFixturesUpToDate(t *testing.T) {
 	wat2wasm, err := exec.LookPath("wat2wasm")
 	if err != nil {
-		t.Skip("wat2wasm not installed (Debian package wabt)")
+		ci.Skipf(t, "wat2wasm not installed (Debian package wabt)")
 	}
 	sources, err := filepath.Glob("testdata/*.wat")
 	if err != nil {
