@@ -1,14 +1,19 @@
 package wasm
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tetratelabs/wazero"
 
 	"github.com/wasmext/wasmext/internal/wasm/wasmtest"
 )
@@ -87,14 +92,18 @@ func TestCheckBoundsRejectsHostile(t *testing.T) {
 // module that wazero accepts.
 func TestCheckBoundsAcceptsValid(t *testing.T) {
 	modules := map[string][]byte{
-		"ProxyWasm":      wasmtest.ProxyWasm,
-		"ProxyWasmV2":    wasmtest.ProxyWasmV2,
-		"NotProxyWasm":   wasmtest.NotProxyWasm,
-		"ConfigureFails": wasmtest.ConfigureFails,
-		"ConfigureTraps": wasmtest.ConfigureTraps,
-		"Features":       wasmtest.Features,
-		"Variant":        wasmtest.Variant(1),
-		"header only":    module(),
+		"ProxyWasm":        wasmtest.ProxyWasm,
+		"ProxyWasmV2":      wasmtest.ProxyWasmV2,
+		"NotProxyWasm":     wasmtest.NotProxyWasm,
+		"ConfigureFails":   wasmtest.ConfigureFails,
+		"ConfigureTraps":   wasmtest.ConfigureTraps,
+		"Features":         wasmtest.Features,
+		"LegacySDK":        wasmtest.LegacySDK,
+		"UnknownABI":       wasmtest.UnknownABI,
+		"SeveralABIs":      wasmtest.SeveralABIs,
+		"DuplicateImports": wasmtest.DuplicateImports,
+		"Variant":          wasmtest.Variant(1),
+		"header only":      module(),
 		// Forms wat2wasm does not emit: a data segment with an explicit
 		// memory index (prefix 2), an empty name section and the largest
 		// allowed locals.
@@ -115,8 +124,26 @@ func TestCheckBoundsAcceptsValid(t *testing.T) {
 			if err != nil && !errors.Is(err, ErrNotProxyWasm) {
 				t.Fatalf("Inspect() = %v", err)
 			}
+			// Inspect looks for the ABI marker among functionExports: it
+			// must see every function export that wazero sees.
+			got, want := slices.Sorted(slices.Values(functionExports(m))), wazeroExports(t, m)
+			if !slices.Equal(got, want) {
+				t.Errorf("functionExports() = %q, wazero exports %q", got, want)
+			}
 		})
 	}
+}
+
+// wazeroExports compiles m and returns its function exports, sorted.
+func wazeroExports(t *testing.T, m []byte) []string {
+	t.Helper()
+	rt := wazero.NewRuntimeWithConfig(t.Context(), runtimeConfig())
+	defer rt.Close(context.Background())
+	cm, err := rt.CompileModule(t.Context(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slices.Sorted(maps.Keys(cm.ExportedFunctions()))
 }
 
 func TestInspectFeatures(t *testing.T) {

@@ -7,17 +7,37 @@
 // bytes are hostile until proven otherwise. Running a module (the dry run in
 // a tiny Proxy-Wasm host) is a separate step with its own time and memory
 // limits.
+//
+// # ABI markers
+//
+// A Proxy-Wasm module names the ABI it was built for by exporting an empty
+// function called after it, e.g. proxy_abi_version_0_2_1. Envoy's Wasm host,
+// proxy-wasm-cpp-host, reads it in BytecodeUtil::getAbiVersion
+// (src/bytecode_util.cc): it walks the export section in order and stops at
+// the first function export named proxy_abi_version_0_1_0, _0_2_0 or
+// _0_2_1, the values of its AbiVersion enum (include/proxy-wasm/wasm_vm.h),
+// skipping every other name, proxy_abi_version_* or not. WasmBase::load
+// (src/wasm.cc) then fails a module without one: "Missing or unknown
+// Proxy-Wasm ABI version". Inspect agrees with it: a module exporting only
+// other markers (proxy_abi_version_0_3_0, proxy_abi_version_9) is refused
+// with ErrNotProxyWasm, and of several markers the first known one in export
+// order is the ABI, not the highest. (One stored revision of those files,
+// 16d8c2a, also knows proxy_abi_version_0_3_0; the others read, wasm_vm.h at
+// 0a148d6, wasm.cc at 018cb3a and bytecode_util.cc at be7ddb5, know exactly
+// the three, which are also the only versions the Proxy-Wasm spec defines.)
+//
+// Modules from Proxy-Wasm SDKs older than the markers export proxy_on_*
+// callbacks and no marker; Envoy refuses them too, and the error says to
+// rebuild them with a current SDK.
 package wasm
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/tetratelabs/wazero"
 )
@@ -26,22 +46,19 @@ var (
 	// ErrInvalidWasm means the bytes are not a valid WebAssembly module.
 	ErrInvalidWasm = errors.New("invalid WebAssembly module")
 	// ErrNotProxyWasm means the module is valid WebAssembly but exports no
-	// proxy_abi_version_* function, so no Proxy-Wasm host can load it.
+	// ABI marker Envoy knows (see the package documentation), so Envoy
+	// refuses to load it.
 	ErrNotProxyWasm = errors.New("not a Proxy-Wasm module")
 )
 
-// abiPrefix starts the name of the export that declares the Proxy-Wasm ABI.
-const abiPrefix = "proxy_abi_version_"
-
-// maxListed is how many export names an ErrNotProxyWasm message lists.
-const maxListed = 8
-
 // Facts are what Inspect reads from a valid Proxy-Wasm module.
 type Facts struct {
-	// ABI is the exported proxy_abi_version_* function name, e.g.
-	// "proxy_abi_version_0_2_1"; the highest version when there are several.
+	// ABI is the exported ABI marker, e.g. "proxy_abi_version_0_2_1": one
+	// Envoy knows, and of several the first in export order, as Envoy picks
+	// it.
 	ABI string
-	// Imports are the imported functions as "module.name", sorted.
+	// Imports are the imported functions as "module.name", sorted, each
+	// once (Go's wasip1 modules import fd_write twice).
 	Imports []string
 	// Exports are the exported function names, sorted.
 	Exports []string
@@ -51,11 +68,11 @@ type Facts struct {
 // exports. It never instantiates or runs the module.
 //
 // It returns an error wrapping ErrInvalidWasm when the bytes are not valid
-// WebAssembly, and ErrNotProxyWasm when the module exports no
-// proxy_abi_version_* function. Before wazero sees the bytes it checks the
-// header and every declared size (see checkBounds), so a few hostile bytes
-// cannot exhaust memory; it also refuses functions declaring more than 50,000
-// locals, which V8 and wasmtime refuse too.
+// WebAssembly, and ErrNotProxyWasm when the module exports no ABI marker
+// Envoy knows. Before wazero sees the bytes it checks the header and every
+// declared size (see checkBounds), so a few hostile bytes cannot exhaust
+// memory; it also refuses functions declaring more than 50,000 locals, which
+// V8 and wasmtime refuse too.
 //
 // Each call creates and closes its own interpreter runtime. BenchmarkInspect
 // (2 busy cores) found no measurable gain from sharing one: 55-115 µs,
@@ -103,80 +120,34 @@ func inspectWith(ctx context.Context, rt wazero.Runtime, wasm []byte) (f Facts, 
 	}
 	defer cm.Close(context.WithoutCancel(ctx))
 
-	for _, fn := range cm.ImportedFunctions() {
-		mod, name, _ := fn.Import()
-		f.Imports = append(f.Imports, mod+"."+name)
-	}
-	slices.Sort(f.Imports)
+	return facts(cm, functionExports(wasm))
+}
 
-	exported := cm.ExportedFunctions()
-	f.Exports = make([]string, 0, len(exported))
-	for name := range exported {
-		f.Exports = append(f.Exports, name)
-		if strings.HasPrefix(name, abiPrefix) && (f.ABI == "" || compareABI(name, f.ABI) > 0) {
-			f.ABI = name
-		}
+// facts reads what Inspect reports from a compiled module; exports are its
+// function exports in export-section order.
+func facts(cm wazero.CompiledModule, exports []string) (Facts, error) {
+	abi, unknown := abiMarker(exports)
+	f := Facts{
+		ABI:     abi,
+		Imports: importNames(cm),
+		Exports: slices.Sorted(maps.Keys(cm.ExportedFunctions())),
 	}
-	slices.Sort(f.Exports)
-
-	if f.ABI == "" {
-		names := slices.Clone(f.Exports)
-		for name := range cm.ExportedMemories() {
-			names = append(names, name+" (memory)")
-		}
-		slices.Sort(names)
-		return Facts{}, fmt.Errorf("%w: no exported function named %s*; it exports %s%s",
-			ErrNotProxyWasm, abiPrefix, listNames(names), hint(f))
+	if abi == "" {
+		return Facts{}, notProxyWasm(f.Exports, slices.Sorted(maps.Keys(cm.ExportedMemories())), unknown)
 	}
 	return f, nil
 }
 
-// compareABI orders two proxy_abi_version_* names by version, comparing the
-// underscore-separated numbers numerically (0_10_0 > 0_2_1). Non-numeric
-// parts sort below numbers; ties fall back to the plain string order so the
-// result is deterministic.
-func compareABI(a, b string) int {
-	pa := strings.Split(strings.TrimPrefix(a, abiPrefix), "_")
-	pb := strings.Split(strings.TrimPrefix(b, abiPrefix), "_")
-	for i := range max(len(pa), len(pb)) {
-		if c := cmp.Compare(versionPart(pa, i), versionPart(pb, i)); c != 0 {
-			return c
-		}
+// importNames lists the imported functions as "module.name", sorted, each
+// once: a module may import one function several times.
+func importNames(cm wazero.CompiledModule) []string {
+	var names []string
+	for _, fn := range cm.ImportedFunctions() {
+		mod, name, _ := fn.Import()
+		names = append(names, mod+"."+name)
 	}
-	return strings.Compare(a, b)
-}
-
-// versionPart returns parts[i] as a number, 0 when missing and -1 when it is
-// not a number.
-func versionPart(parts []string, i int) int {
-	if i >= len(parts) {
-		return 0
-	}
-	n, err := strconv.Atoi(parts[i])
-	if err != nil || n < 0 {
-		return -1
-	}
-	return n
-}
-
-// listNames renders the first maxListed names for an error message.
-func listNames(names []string) string {
-	switch {
-	case len(names) == 0:
-		return "nothing"
-	case len(names) > maxListed:
-		return fmt.Sprintf("%s and %d more", strings.Join(names[:maxListed], ", "), len(names)-maxListed)
-	default:
-		return strings.Join(names, ", ")
-	}
-}
-
-// hint names a likely cause when a module is not Proxy-Wasm.
-func hint(f Facts) string {
-	if slices.Contains(f.Exports, "_start") {
-		return " (looks like a WASI command, not a Proxy-Wasm plugin)"
-	}
-	return ""
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // precheck rejects, before wazero sees them, bytes that are not a Wasm binary

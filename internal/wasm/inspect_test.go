@@ -160,52 +160,103 @@ func TestInspectConcurrent(t *testing.T) {
 	}
 }
 
-func TestCompareABI(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"proxy_abi_version_0_2_1", "proxy_abi_version_0_2_0", 1},
-		{"proxy_abi_version_0_1_0", "proxy_abi_version_0_2_1", -1},
-		{"proxy_abi_version_0_10_0", "proxy_abi_version_0_2_1", 1},
-		{"proxy_abi_version_0_2", "proxy_abi_version_0_2_0", -1}, // equal numbers, string order
-		{"proxy_abi_version_x", "proxy_abi_version_0_1_0", -1},
-		{"proxy_abi_version_0_2_1", "proxy_abi_version_0_2_1", 0},
+// TestInspectABIMarkers pins what Envoy (proxy-wasm-cpp-host's
+// getAbiVersion) accepts: only the three markers it knows and, of several,
+// the first it knows in export order.
+func TestInspectABIMarkers(t *testing.T) {
+	got, err := Inspect(t.Context(), wasmtest.SeveralABIs)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		if got := compareABI(tt.a, tt.b); got != tt.want {
-			t.Errorf("compareABI(%s, %s) = %d, want %d", tt.a, tt.b, got, tt.want)
-		}
-		if got := compareABI(tt.b, tt.a); got != -tt.want {
-			t.Errorf("compareABI(%s, %s) = %d, want %d", tt.b, tt.a, got, -tt.want)
+	if got.ABI != "proxy_abi_version_0_2_0" {
+		t.Errorf("ABI = %q, want proxy_abi_version_0_2_0: the first known marker in export order", got.ABI)
+	}
+	_, err = Inspect(t.Context(), wasmtest.UnknownABI)
+	if !errors.Is(err, ErrNotProxyWasm) {
+		t.Fatalf("unknown markers: error = %v, want ErrNotProxyWasm", err)
+	}
+	for _, s := range []string{"proxy_abi_version_0_3_0, proxy_abi_version_9", "does not know",
+		"proxy_abi_version_0_1_0, proxy_abi_version_0_2_0, proxy_abi_version_0_2_1"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not contain %q", err, s)
 		}
 	}
 }
 
-func TestInspectPicksHighestABI(t *testing.T) {
-	// A module exporting three ABI versions, assembled by hand: one type
-	// () -> (), three functions, three exports.
-	mod := []byte("\x00asm\x01\x00\x00\x00" +
-		"\x01\x04\x01\x60\x00\x00" + // type section: func () -> ()
-		"\x03\x04\x03\x00\x00\x00") // function section: 3 funcs of type 0
-	names := []string{"proxy_abi_version_0_2_1", "proxy_abi_version_0_10_0", "proxy_abi_version_0_1_0"}
-	var exp []byte
-	exp = append(exp, byte(len(names)))
-	for i, n := range names {
-		exp = append(exp, byte(len(n)))
-		exp = append(exp, n...)
-		exp = append(exp, 0x00, byte(i)) // func export, index i
+func TestAbiMarker(t *testing.T) {
+	tests := []struct {
+		exports     []string
+		abi         string
+		unknown     []string
+		description string
+	}{
+		{[]string{"_start", "proxy_abi_version_0_2_1"}, "proxy_abi_version_0_2_1", nil, "one known marker"},
+		{[]string{"proxy_abi_version_0_1_0", "proxy_abi_version_0_2_1"}, "proxy_abi_version_0_1_0", nil, "first wins, not highest"},
+		{[]string{"proxy_abi_version_0_3_0", "proxy_abi_version_0_2_0"}, "proxy_abi_version_0_2_0", nil, "unknown skipped"},
+		{[]string{"proxy_abi_version_9", "x", "proxy_abi_version_0_3_0"}, "", []string{"proxy_abi_version_9", "proxy_abi_version_0_3_0"}, "only unknown"},
+		{[]string{"proxy_abi_version_0_2_1_", "proxy_abi_version_"}, "", []string{"proxy_abi_version_0_2_1_", "proxy_abi_version_"}, "near misses"},
+		{[]string{"proxy_on_configure"}, "", nil, "no marker"},
+		{nil, "", nil, "no exports"},
 	}
-	mod = append(mod, 0x07, byte(len(exp)))
-	mod = append(mod, exp...)
-	mod = append(mod, "\x0a\x0a\x03\x02\x00\x0b\x02\x00\x0b\x02\x00\x0b"...) // code: 3 empty bodies
+	for _, tt := range tests {
+		abi, unknown := abiMarker(tt.exports)
+		if abi != tt.abi || !slices.Equal(unknown, tt.unknown) {
+			t.Errorf("%s: abiMarker(%q) = %q, %q; want %q, %q", tt.description, tt.exports, abi, unknown, tt.abi, tt.unknown)
+		}
+	}
+}
 
-	got, err := Inspect(t.Context(), mod)
+// TestInspectHints checks which cause an ErrNotProxyWasm message suggests.
+func TestInspectHints(t *testing.T) {
+	_, err := Inspect(t.Context(), wasmtest.LegacySDK)
+	if !errors.Is(err, ErrNotProxyWasm) {
+		t.Fatalf("error = %v, want ErrNotProxyWasm", err)
+	}
+	msg := err.Error()
+	for _, s := range []string{"SDK from before ABI markers existed", "rebuild it with a current Proxy-Wasm SDK", "proxy_on_configure"} {
+		if !strings.Contains(msg, s) {
+			t.Errorf("error %q does not contain %q", msg, s)
+		}
+	}
+	// LegacySDK exports _start too, like most plugins: that must not make it
+	// a WASI command.
+	if strings.Contains(msg, "WASI command") {
+		t.Errorf("error %q calls a module with proxy_on_* exports a WASI command", msg)
+	}
+	for exports, want := range map[string]string{
+		"_start":                    "WASI command",
+		"_start proxy_on_vm_start":  "SDK from before ABI markers",
+		"proxy_on_context_create":   "SDK from before ABI markers",
+		"main proxy_onconfigure":    "",
+		"_initialize proxy_log_foo": "",
+	} {
+		got := hint(strings.Fields(exports))
+		if (want == "") != (got == "") || !strings.Contains(got, want) {
+			t.Errorf("hint(%s) = %q, want one containing %q", exports, got, want)
+		}
+	}
+}
+
+// TestInspectImportsOnce checks that an import listed twice is reported once
+// and that imports come out sorted whatever their order in the module.
+func TestInspectImportsOnce(t *testing.T) {
+	got, err := Inspect(t.Context(), wasmtest.DuplicateImports)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ABI != "proxy_abi_version_0_10_0" {
-		t.Errorf("ABI = %q, want proxy_abi_version_0_10_0", got.ABI)
+	want := []string{"env.proxy_log", "wasi_snapshot_preview1.fd_write"}
+	if !slices.Equal(got.Imports, want) {
+		t.Errorf("Imports = %q, want %q", got.Imports, want)
+	}
+	if testing.Short() {
+		return
+	}
+	f, err := Inspect(t.Context(), goPlugin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.IsSorted(f.Imports) || len(slices.Compact(slices.Clone(f.Imports))) != len(f.Imports) {
+		t.Errorf("Go plugin imports %q are not sorted and unique", f.Imports)
 	}
 }
 
@@ -213,7 +264,8 @@ func FuzzInspect(f *testing.F) {
 	for _, seed := range [][]byte{
 		wasmtest.ProxyWasm, wasmtest.ProxyWasmV2, wasmtest.NotProxyWasm,
 		wasmtest.ConfigureFails, wasmtest.ConfigureTraps, wasmtest.Invalid,
-		wasmtest.Variant(0), wasmtest.Features, nil, []byte("\x00asm\x01\x00\x00\x00"),
+		wasmtest.Variant(0), wasmtest.Features, wasmtest.LegacySDK, wasmtest.UnknownABI,
+		wasmtest.SeveralABIs, wasmtest.DuplicateImports, nil, []byte("\x00asm\x01\x00\x00\x00"),
 		module(section(10, "\x01\x06\x01\xd0\x86\x03\x7f\x0b")),
 		module(section(0, "\x04name\x01\x05", huge)),
 	} {
@@ -227,8 +279,11 @@ func FuzzInspect(f *testing.F) {
 			}
 			return
 		}
-		if !strings.HasPrefix(facts.ABI, abiPrefix) || !slices.Contains(facts.Exports, facts.ABI) {
-			t.Fatalf("facts %+v without a valid ABI", facts)
+		if !slices.Contains(knownABIs, facts.ABI) || !slices.Contains(facts.Exports, facts.ABI) {
+			t.Fatalf("facts %+v without an ABI marker Envoy knows", facts)
+		}
+		if !slices.IsSorted(facts.Imports) || len(slices.Compact(slices.Clone(facts.Imports))) != len(facts.Imports) {
+			t.Fatalf("imports %q not sorted and unique", facts.Imports)
 		}
 	})
 }
