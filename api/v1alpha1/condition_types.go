@@ -31,8 +31,6 @@ const (
 const (
 	// ReasonSucceeded marks a step or the whole extension as done.
 	ReasonSucceeded = "Succeeded"
-	// ReasonProgressing marks work in progress.
-	ReasonProgressing = "Progressing"
 	// ReasonInvalidReference: module.image is not a valid OCI reference.
 	ReasonInvalidReference = "InvalidReference"
 	// ReasonPullSecretNotFound: module.pullSecretRef names a Secret that does not exist.
@@ -47,13 +45,21 @@ const (
 	ReasonUnsupportedFormat = "UnsupportedFormat"
 	// ReasonModuleTooLarge: the module or a layer exceeds the operator's size cap.
 	ReasonModuleTooLarge = "ModuleTooLarge"
-	// ReasonDigestMismatch: downloaded content does not match its digest.
+	// ReasonDigestMismatch: downloaded content (a manifest, a layer or the
+	// .wasm bytes) does not hash to the digest that names it.
 	ReasonDigestMismatch = "DigestMismatch"
+	// ReasonPinnedDigestMismatch: module.image resolved to a manifest digest
+	// other than module.digest; the tag moved, or the pin is wrong.
+	ReasonPinnedDigestMismatch = "PinnedDigestMismatch"
 	// ReasonRegistryNotTLS: the registry speaks plain HTTP and the source is
 	// not marked insecure.
 	ReasonRegistryNotTLS = "RegistryNotTLS"
 	// ReasonFetchFailed: a transient registry or network failure; retried with backoff.
 	ReasonFetchFailed = "FetchFailed"
+	// ReasonSecretUnavailable: a transient failure reading a Secret (pull
+	// Secret, public keys, trusted root) from the API server; retried with
+	// backoff. A Secret that does not exist has its own Reason.
+	ReasonSecretUnavailable = "SecretUnavailable"
 	// ReasonInvalidWasm: the bytes are not a valid WebAssembly module.
 	ReasonInvalidWasm = "InvalidWasm"
 	// ReasonNotProxyWasm: a valid Wasm module that exports no proxy_abi_version_* function.
@@ -78,10 +84,17 @@ const (
 	ReasonIdentityMismatch = "IdentityMismatch"
 	// ReasonVerificationConfigInvalid: the keys, trusted root or identity of spec.verify are unusable.
 	ReasonVerificationConfigInvalid = "VerificationConfigInvalid"
+	// ReasonVerificationFailed: a transient failure while verifying, such as
+	// a registry error fetching the signatures; retried with backoff.
+	ReasonVerificationFailed = "VerificationFailed"
 	// ReasonPolicyViolation: the operator's cluster policy refuses the extension
 	// (registry not allowed, or a signature is required and spec.verify is missing).
 	ReasonPolicyViolation = "PolicyViolation"
 )
+
+// ReasonSuspended: spec.suspend is true; the operator changes nothing and
+// the rendered objects stay as they are.
+const ReasonSuspended = "Suspended"
 
 // Output reasons.
 const (
