@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,7 +22,7 @@ import (
 func TestServeMissRefillsOnce(t *testing.T) {
 	store := cache.NewStore(1 << 20)
 	k, b := mod("refill me", 64<<10)
-	var calls, arrived atomic.Int32
+	var calls atomic.Int32
 	release := make(chan struct{})
 	refill := func(ctx context.Context, key string) ([]byte, error) {
 		calls.Add(1)
@@ -31,10 +33,7 @@ func TestServeMissRefillsOnce(t *testing.T) {
 		return b, nil
 	}
 	srv := &cache.Server{Store: store, Token: token, Refill: refill}
-	ts := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		arrived.Add(1)
-		srv.ServeHTTP(w, r)
-	}))
+	ts := newServer(t, srv)
 	hits := metric(t, "wasmext_cache_requests_total", "hit")
 	misses := metric(t, "wasmext_cache_requests_total", "miss")
 
@@ -48,14 +47,13 @@ func TestServeMissRefillsOnce(t *testing.T) {
 			}
 		})
 	}
-	// Hold the Refill until every request is in the handler, so that they
-	// pile up on it. Calls stays 1 even if one is slow to join: after the
-	// Refill the module is in the store.
-	deadline := time.Now().Add(10 * time.Second)
-	for arrived.Load() < n && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
+	// Hold the Refill until every request has missed the store and waits on
+	// a refill: each request's goroutine is then parked in the Server's
+	// refill. Were misses not shared, the requests would call Refill
+	// themselves instead, and calls would reach n.
+	waitUntil(t, "all requests waiting on the refill", func() bool {
+		return waitingInRefill() == n || calls.Load() == n
+	})
 	close(release)
 	wg.Wait()
 
@@ -67,11 +65,60 @@ func TestServeMissRefillsOnce(t *testing.T) {
 	}
 	gotMisses := metric(t, "wasmext_cache_requests_total", "miss") - misses
 	gotHits := metric(t, "wasmext_cache_requests_total", "hit") - hits
-	if gotMisses < 1 || gotMisses+gotHits != n {
-		t.Errorf("misses, hits grew by %v, %v; want %d in all, misses at least 1", gotMisses, gotHits, n)
+	if gotMisses != n || gotHits != 0 {
+		t.Errorf("misses, hits grew by %v, %v; want %d misses (all served by the one Refill), 0 hits", gotMisses, gotHits, n)
 	}
 	if resp, _ := do(t, ts, "HEAD", "/modules/"+token+"/"+k+".wasm"); resp.StatusCode != 200 || calls.Load() != 1 {
 		t.Fatalf("HEAD after refill = %d, %d Refill calls; want 200 from the store", resp.StatusCode, calls.Load())
+	}
+}
+
+// waitingInRefill counts the goroutines parked in a select whose innermost
+// frame outside the runtime is (*cache.Server).refill: requests waiting on
+// a refill in flight (the goroutine running Refill is in another frame).
+func waitingInRefill() int {
+	const fn = "github.com/wasmext/wasmext/internal/cache.(*Server).refill("
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	count := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		header, frames, _ := strings.Cut(g, "\n")
+		if !strings.Contains(header, "[select") {
+			continue
+		}
+		for _, line := range strings.Split(frames, "\n") {
+			if strings.HasPrefix(line, "\t") || strings.HasPrefix(line, "runtime.") {
+				continue // a file:line, or a runtime frame GOTRACEBACK=system shows
+			}
+			if strings.HasPrefix(line, fn) {
+				count++
+			}
+			break
+		}
+	}
+	return count
+}
+
+// waitUntil polls cond until it holds, failing t after 10s.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-deadline.C:
+			t.Fatalf("timed out waiting for %s", what)
+		case <-tick.C:
+		}
 	}
 }
 
@@ -143,18 +190,28 @@ func TestServeRefillLargerThanStore(t *testing.T) {
 func TestServeRefillOutlivesClient(t *testing.T) {
 	store := cache.NewStore(1 << 20)
 	k, b := mod("slow", 1000)
+	var calls atomic.Int32
 	entered := make(chan struct{})
 	release := make(chan struct{})
+	refillErr := make(chan error, 1) // the Refill's ctx when released
 	refill := func(ctx context.Context, _ string) ([]byte, error) {
-		close(entered)
-		select {
-		case <-release:
-			return b, nil
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		if calls.Add(1) == 1 {
+			close(entered)
 		}
+		<-release
+		if err := ctx.Err(); err != nil {
+			refillErr <- err
+			return nil, err
+		}
+		refillErr <- nil
+		return b, nil
 	}
-	ts := newServer(t, &cache.Server{Store: store, Token: token, Refill: refill})
+	srv := &cache.Server{Store: store, Token: token, Refill: refill}
+	handled := make(chan struct{}, 2) // one per request the handler has finished
+	ts := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.ServeHTTP(w, r)
+		handled <- struct{}{}
+	}))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/modules/"+token+"/"+k+".wasm", nil)
@@ -171,12 +228,23 @@ func TestServeRefillOutlivesClient(t *testing.T) {
 	if err := <-done; err == nil {
 		t.Fatal("canceled request succeeded")
 	}
+	// The handler returns before the Refill only once the server has seen
+	// the client go and canceled the request's context.
+	<-handled
 	close(release)
-	deadline := time.Now().Add(5 * time.Second)
-	for store.Len() == 0 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
+	if err := <-refillErr; err != nil {
+		t.Fatalf("Refill was canceled with the request that started it: %v", err)
+	}
+	// A second request joins the refill still in flight or finds its
+	// result in the store; either way no second Refill runs.
+	resp, body := do(t, ts, "GET", "/modules/"+token+"/"+k+".wasm")
+	if resp.StatusCode != 200 || !bytes.Equal(body, b) {
+		t.Fatalf("GET after the refill = %d with %d bytes; want 200 with the module", resp.StatusCode, len(body))
+	}
+	if c := calls.Load(); c != 1 {
+		t.Fatalf("Refill called %d times, want 1", c)
 	}
 	if got, ok := store.Get(k); !ok || !bytes.Equal(got, b) {
-		t.Fatal("Refill was canceled with the request that started it")
+		t.Fatal("refilled module not stored")
 	}
 }
