@@ -10,8 +10,11 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 	istioext "istio.io/api/extensions/v1alpha1"
 	istiotype "istio.io/api/type/v1beta1"
+	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
+	clientnet "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 )
@@ -46,30 +49,80 @@ func checkModule(m Module) error {
 	return nil
 }
 
-// checkNoEnvoyOptions refuses spec.envoy for outputs that cannot carry it,
-// rather than dropping it silently. The CRD already allows envoy only with
-// output EnvoyFilter.
-func checkNoEnvoyOptions(ext *v1alpha1.WasmExtension, kind string) error {
-	if ext.Spec.Envoy != nil {
-		return fmt.Errorf("%w: spec.envoy can only be rendered as an EnvoyFilter, not a %s", ErrInvalidSpec, kind)
-	}
-	return nil
+// outputKind is what the preamble needs to know about one rendered kind.
+type outputKind struct {
+	groupVersion schema.GroupVersion
+	kind         string
+	// envoyOptions: the kind can express spec.envoy.
+	envoyOptions bool
+	// moduleAnnotation: the object's spec does not name the OCI module, so
+	// AnnotationModule records it.
+	moduleAnnotation bool
 }
 
-func objectMeta(ext *v1alpha1.WasmExtension) metav1.ObjectMeta {
-	return metav1.ObjectMeta{
-		Name:      ext.Name,
-		Namespace: ext.Namespace,
-		Labels:    map[string]string{LabelManagedBy: ManagedBy, LabelExtension: ext.Name},
-		OwnerReferences: []metav1.OwnerReference{{
-			APIVersion:         v1alpha1.GroupVersion.String(),
-			Kind:               "WasmExtension",
-			Name:               ext.Name,
-			UID:                ext.UID,
-			Controller:         ptr(true),
-			BlockOwnerDeletion: ptr(true),
-		}},
+// The kinds the renderers produce.
+var (
+	kindWasmPlugin       = outputKind{groupVersion: clientext.SchemeGroupVersion, kind: "WasmPlugin"}
+	kindTrafficExtension = outputKind{groupVersion: clientext.SchemeGroupVersion, kind: "TrafficExtension"}
+	kindEnvoyFilter      = outputKind{
+		groupVersion: clientnet.SchemeGroupVersion, kind: "EnvoyFilter",
+		envoyOptions: true, moduleAnnotation: true,
 	}
+)
+
+// head is what preamble hands a renderer to build its object on.
+type head struct {
+	typeMeta   metav1.TypeMeta
+	objectMeta metav1.ObjectMeta
+	// pluginConfig is spec.pluginConfig as a Struct, nil when there is none.
+	// EnvoyFilters pass it on as JSON text instead (see configurationAny);
+	// making the Struct for them too costs little and refuses a bad
+	// pluginConfig at the same point for every kind.
+	pluginConfig *structpb.Struct
+}
+
+// preamble is where every renderer starts. It refuses what no object of
+// kind k can express: a module that is not digest-pinned, a pluginConfig
+// that is not a JSON object, spec.envoy for a kind without it. And it
+// returns the object's TypeMeta and ObjectMeta: ext's name and namespace,
+// the managed-by and extension labels, and a controller owner reference to
+// ext, so that the object is garbage-collected with it. Every kind gets the
+// same name and labels, so switching outputs replaces one object by the
+// other.
+func preamble(ext *v1alpha1.WasmExtension, m Module, k outputKind) (head, error) {
+	if err := checkModule(m); err != nil {
+		return head{}, err
+	}
+	// Refused rather than dropped silently. The CRD already allows envoy
+	// only with output EnvoyFilter.
+	if ext.Spec.Envoy != nil && !k.envoyOptions {
+		return head{}, fmt.Errorf("%w: spec.envoy can only be rendered as an EnvoyFilter, not a %s", ErrInvalidSpec, k.kind)
+	}
+	cfg, err := pluginConfig(ext.Spec.PluginConfig)
+	if err != nil {
+		return head{}, err
+	}
+	h := head{
+		typeMeta: metav1.TypeMeta{APIVersion: k.groupVersion.String(), Kind: k.kind},
+		objectMeta: metav1.ObjectMeta{
+			Name:      ext.Name,
+			Namespace: ext.Namespace,
+			Labels:    map[string]string{LabelManagedBy: ManagedBy, LabelExtension: ext.Name},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion:         v1alpha1.GroupVersion.String(),
+				Kind:               "WasmExtension",
+				Name:               ext.Name,
+				UID:                ext.UID,
+				Controller:         ptr(true),
+				BlockOwnerDeletion: ptr(true),
+			}},
+		},
+		pluginConfig: cfg,
+	}
+	if k.moduleAnnotation {
+		h.objectMeta.Annotations = map[string]string{AnnotationModule: m.URL()}
+	}
+	return h, nil
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -171,6 +224,23 @@ func vmConfig(env []v1alpha1.EnvVar) *istioext.VmConfig {
 		vc.Env = append(vc.Env, v)
 	}
 	return vc
+}
+
+// byPhase picks the value of an Istio phase enum for p from values, which
+// hold the enum's AUTHN, AUTHZ, STATS and unset values in that order (the
+// order of phaseRank).
+func byPhase[T any](p v1alpha1.PluginPhase, values [4]T) T {
+	return values[phaseRank(p)]
+}
+
+// trafficSelectors converts spec.match with mk, which builds the traffic
+// selector type of one Istio kind.
+func trafficSelectors[T any](sel []v1alpha1.TrafficSelector, mk func(istiotype.WorkloadMode, []*istiotype.PortSelector) T) []T {
+	var out []T
+	for _, s := range sel {
+		out = append(out, mk(workloadMode(s.Mode), portSelectors(s.Ports)))
+	}
+	return out
 }
 
 func portSelectors(ports []v1alpha1.PortNumber) []*istiotype.PortSelector {

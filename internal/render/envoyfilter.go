@@ -8,7 +8,6 @@ import (
 
 	networking "istio.io/api/networking/v1alpha3"
 	clientnet "istio.io/client-go/pkg/apis/networking/v1alpha3"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 )
@@ -96,10 +95,11 @@ func (o EnvoyFilterOptions) resolve() (EnvoyFilterOptions, error) {
 // have no meaning here: proxies fetch content-addressed bytes from the
 // operator and never talk to the registry.
 func EnvoyFilters(ext *v1alpha1.WasmExtension, m Module, opts EnvoyFilterOptions) ([]*clientnet.EnvoyFilter, error) {
-	if err := checkModule(m); err != nil {
+	h, err := preamble(ext, m, kindEnvoyFilter)
+	if err != nil {
 		return nil, err
 	}
-	opts, err := opts.resolve()
+	opts, err = opts.resolve()
 	if err != nil {
 		return nil, err
 	}
@@ -120,11 +120,7 @@ func EnvoyFilters(ext *v1alpha1.WasmExtension, m Module, opts EnvoyFilterOptions
 	if err != nil {
 		return nil, err
 	}
-	ef := &clientnet.EnvoyFilter{
-		TypeMeta:   metav1.TypeMeta{APIVersion: clientnet.SchemeGroupVersion.String(), Kind: "EnvoyFilter"},
-		ObjectMeta: objectMeta(ext),
-	}
-	ef.Annotations = map[string]string{AnnotationModule: m.URL()}
+	ef := &clientnet.EnvoyFilter{TypeMeta: h.typeMeta, ObjectMeta: h.objectMeta}
 	ef.Spec = networking.EnvoyFilter{
 		WorkloadSelector: workloadSelector(ext.Spec.Selector),
 		ConfigPatches:    append([]*networking.EnvoyFilter_EnvoyConfigObjectPatch{extConfig}, filters...),

@@ -2,8 +2,8 @@ package render
 
 import (
 	istioext "istio.io/api/extensions/v1alpha1"
+	istiotype "istio.io/api/type/v1beta1"
 	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 )
@@ -11,26 +11,18 @@ import (
 // TrafficExtension renders the extensions.istio.io/v1alpha1 TrafficExtension
 // (Istio 1.32+, the successor of WasmPlugin) for ext, with a wasm filter
 // config. Name, namespace, labels and owner reference are those of the
-// WasmPlugin, so switching outputs replaces one object by the other.
+// WasmPlugin (see preamble), so switching outputs replaces one object by the
+// other.
 //
 // wasm.sha256 is left empty: the URL is already pinned to the manifest
 // digest, which is what Istio compares that field with for OCI images.
 func TrafficExtension(ext *v1alpha1.WasmExtension, m Module) (*clientext.TrafficExtension, error) {
-	if err := checkModule(m); err != nil {
-		return nil, err
-	}
-	if err := checkNoEnvoyOptions(ext, "TrafficExtension"); err != nil {
-		return nil, err
-	}
-	cfg, err := pluginConfig(ext.Spec.PluginConfig)
+	h, err := preamble(ext, m, kindTrafficExtension)
 	if err != nil {
 		return nil, err
 	}
 	spec := &ext.Spec
-	te := &clientext.TrafficExtension{
-		TypeMeta:   metav1.TypeMeta{APIVersion: clientext.SchemeGroupVersion.String(), Kind: "TrafficExtension"},
-		ObjectMeta: objectMeta(ext),
-	}
+	te := &clientext.TrafficExtension{TypeMeta: h.typeMeta, ObjectMeta: h.objectMeta}
 	te.Spec = istioext.TrafficExtension{
 		Selector:   selector(spec.Selector),
 		TargetRefs: targetRefs(spec.TargetRefs),
@@ -41,7 +33,7 @@ func TrafficExtension(ext *v1alpha1.WasmExtension, m Module) (*clientext.Traffic
 			Url:             m.URL(),
 			ImagePullPolicy: pullPolicy(spec.ImagePullPolicy),
 			ImagePullSecret: pullSecret(spec.Module),
-			PluginConfig:    cfg,
+			PluginConfig:    h.pluginConfig,
 			PluginName:      spec.PluginName,
 			FailStrategy:    failStrategy(spec.FailStrategy),
 			VmConfig:        vmConfig(spec.Env),
@@ -52,21 +44,13 @@ func TrafficExtension(ext *v1alpha1.WasmExtension, m Module) (*clientext.Traffic
 }
 
 func trafficExtensionPhase(p v1alpha1.PluginPhase) istioext.TrafficExtension_ExecutionPhase {
-	switch p {
-	case v1alpha1.PhaseAuthn:
-		return istioext.TrafficExtension_AUTHN
-	case v1alpha1.PhaseAuthz:
-		return istioext.TrafficExtension_AUTHZ
-	case v1alpha1.PhaseStats:
-		return istioext.TrafficExtension_STATS
-	}
-	return istioext.TrafficExtension_UNSPECIFIED
+	return byPhase(p, [...]istioext.TrafficExtension_ExecutionPhase{
+		istioext.TrafficExtension_AUTHN, istioext.TrafficExtension_AUTHZ, istioext.TrafficExtension_STATS, istioext.TrafficExtension_UNSPECIFIED,
+	})
 }
 
 func trafficExtensionMatch(sel []v1alpha1.TrafficSelector) []*istioext.TrafficSelector {
-	var out []*istioext.TrafficSelector
-	for _, s := range sel {
-		out = append(out, &istioext.TrafficSelector{Mode: workloadMode(s.Mode), Ports: portSelectors(s.Ports)})
-	}
-	return out
+	return trafficSelectors(sel, func(mode istiotype.WorkloadMode, ports []*istiotype.PortSelector) *istioext.TrafficSelector {
+		return &istioext.TrafficSelector{Mode: mode, Ports: ports}
+	})
 }

@@ -2,38 +2,29 @@ package render
 
 import (
 	istioext "istio.io/api/extensions/v1alpha1"
+	istiotype "istio.io/api/type/v1beta1"
 	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 )
 
 // WasmPlugin renders the extensions.istio.io/v1alpha1 WasmPlugin for ext.
 // The object has ext's name and namespace and a controller owner reference
-// to ext, so it is garbage-collected with it.
+// to ext, so it is garbage-collected with it (see preamble).
 func WasmPlugin(ext *v1alpha1.WasmExtension, m Module) (*clientext.WasmPlugin, error) {
-	if err := checkModule(m); err != nil {
-		return nil, err
-	}
-	if err := checkNoEnvoyOptions(ext, "WasmPlugin"); err != nil {
-		return nil, err
-	}
-	cfg, err := pluginConfig(ext.Spec.PluginConfig)
+	h, err := preamble(ext, m, kindWasmPlugin)
 	if err != nil {
 		return nil, err
 	}
 	spec := &ext.Spec
-	wp := &clientext.WasmPlugin{
-		TypeMeta:   metav1.TypeMeta{APIVersion: clientext.SchemeGroupVersion.String(), Kind: "WasmPlugin"},
-		ObjectMeta: objectMeta(ext),
-	}
+	wp := &clientext.WasmPlugin{TypeMeta: h.typeMeta, ObjectMeta: h.objectMeta}
 	wp.Spec = istioext.WasmPlugin{
 		Selector:        selector(spec.Selector),
 		TargetRefs:      targetRefs(spec.TargetRefs),
 		Url:             m.URL(),
 		ImagePullPolicy: pullPolicy(spec.ImagePullPolicy),
 		ImagePullSecret: pullSecret(spec.Module),
-		PluginConfig:    cfg,
+		PluginConfig:    h.pluginConfig,
 		PluginName:      spec.PluginName,
 		Phase:           wasmPluginPhase(spec.Phase),
 		Priority:        priority(spec.Priority),
@@ -46,21 +37,13 @@ func WasmPlugin(ext *v1alpha1.WasmExtension, m Module) (*clientext.WasmPlugin, e
 }
 
 func wasmPluginPhase(p v1alpha1.PluginPhase) istioext.PluginPhase {
-	switch p {
-	case v1alpha1.PhaseAuthn:
-		return istioext.PluginPhase_AUTHN
-	case v1alpha1.PhaseAuthz:
-		return istioext.PluginPhase_AUTHZ
-	case v1alpha1.PhaseStats:
-		return istioext.PluginPhase_STATS
-	}
-	return istioext.PluginPhase_UNSPECIFIED_PHASE
+	return byPhase(p, [...]istioext.PluginPhase{
+		istioext.PluginPhase_AUTHN, istioext.PluginPhase_AUTHZ, istioext.PluginPhase_STATS, istioext.PluginPhase_UNSPECIFIED_PHASE,
+	})
 }
 
 func wasmPluginMatch(sel []v1alpha1.TrafficSelector) []*istioext.WasmPlugin_TrafficSelector {
-	var out []*istioext.WasmPlugin_TrafficSelector
-	for _, s := range sel {
-		out = append(out, &istioext.WasmPlugin_TrafficSelector{Mode: workloadMode(s.Mode), Ports: portSelectors(s.Ports)})
-	}
-	return out
+	return trafficSelectors(sel, func(mode istiotype.WorkloadMode, ports []*istiotype.PortSelector) *istioext.WasmPlugin_TrafficSelector {
+		return &istioext.WasmPlugin_TrafficSelector{Mode: mode, Ports: ports}
+	})
 }
