@@ -69,6 +69,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringSliceVar(&o.policy.AllowedRegistries, "allowed-registries", nil, "Registry hosts or host/path prefixes modules may come from (comma-separated); empty allows all. Checked before any network access.")
 	fs.StringSliceVar(&o.policy.InsecureRegistries, "insecure-registries", nil, "Registry hosts reached over plain HTTP (comma-separated); when set, module.insecure is refused for other hosts.")
 	fs.BoolVar(&o.policy.RequireSignature, "require-signature", false, "Refuse extensions without spec.verify (Reason PolicyViolation).")
+	fs.BoolVar(&o.policy.RemoveUnverified, "remove-unverified", false, "Remove an extension's rendered objects when the signature of the module they serve stops verifying (default: keep them, last-known-good, with Stalled and a Warning Event).")
 	fs.BoolVar(&o.sigstoreTUF, "sigstore-tuf", true, "Fetch the public-good Sigstore trusted root through TUF at start-up, for keyless verification without trustedRootSecretRef.")
 	fs.StringVar(&o.moduleAddr, "module-server-bind-address", ":8082", "Address every replica serves verified .wasm modules on, for output EnvoyFilter; \"0\" disables it.")
 	fs.StringVar(&o.moduleURL, "module-server-url", "", "Base URL proxies reach the module server at (e.g. http://wasmext-modules.wasmext-system.svc:8082); empty disables output EnvoyFilter.")
@@ -170,7 +171,6 @@ func run(ctx context.Context, o *options) error {
 		Policy:       policy.NewHolder(o.policy),
 		Fetcher:      fetcher,
 		SigstoreRoot: publicGood.Get,
-		Served:       func() controllers.Served { return controllers.ServedFromMapper(mgr.GetRESTMapper()) },
 	}
 	modules.Refill = r.RefillModule
 	if o.moduleURL != "" {

@@ -11,6 +11,9 @@ import (
 const (
 	EventFetched  = "Fetched"
 	EventRendered = "Rendered"
+	// EventSignatureRevoked: the module the rendered objects serve no longer
+	// verifies with the extension's trust material (a key was removed).
+	EventSignatureRevoked = "SignatureRevoked"
 )
 
 // recordEvents emits one Event per thing that happened: a module pulled, an
@@ -39,6 +42,10 @@ func (r *WasmExtensionReconciler) recordEvents(orig, ext *v1alpha1.WasmExtension
 	before := meta.FindStatusCondition(orig.Status.Conditions, v1alpha1.ConditionReady)
 	now := meta.FindStatusCondition(ext.Status.Conditions, v1alpha1.ConditionReady)
 	if before == nil || now == nil || before.Reason != now.Reason || before.Message != now.Message {
-		r.Recorder.Eventf(ext, nil, corev1.EventTypeWarning, s.failure.reason, "Reconcile", "%s", now.Message)
+		reason := s.failure.reason
+		if s.revoked {
+			reason = EventSignatureRevoked
+		}
+		r.Recorder.Eventf(ext, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", now.Message)
 	}
 }

@@ -2,14 +2,12 @@ package controllers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/opencontainers/go-digest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/cache"
-	"github.com/wasmext/wasmext/internal/wasm"
 )
 
 // moduleSHAIndex indexes extensions by the sha256 of the module they render.
@@ -25,7 +23,8 @@ func indexModuleSHA(o client.Object) []string {
 // RefillModule re-obtains the .wasm bytes the module server misses (after a
 // restart, an eviction, or on a replica that did not pull it): it re-pulls
 // the pinned digest of an extension that renders that sha256, with that
-// extension's own policy check and credentials, and checks the bytes again.
+// extension's own policy check and credentials, through the same loader
+// (fetch, inspect, sha256 check) every module goes through.
 func (r *WasmExtensionReconciler) RefillModule(ctx context.Context, sha256hex string) ([]byte, error) {
 	var list v1alpha1.WasmExtensionList
 	if err := r.List(ctx, &list, client.MatchingFields{moduleSHAIndex: sha256hex}); err != nil {
@@ -39,22 +38,13 @@ func (r *WasmExtensionReconciler) RefillModule(ctx context.Context, sha256hex st
 			lastErr = err
 			continue
 		}
-		m, err := r.Fetcher.Fetch(ctx, s.request, digestOf(ext.Status.Module.Digest))
+		m := ext.Status.Module
+		b, err := r.Loader.Bytes(ctx, s.request, m.Repository, digest.Digest(m.Digest), sha256hex)
 		if err != nil {
 			lastErr = err
 			continue
 		}
-		if m.SHA256 != sha256hex {
-			lastErr = fmt.Errorf("%s@%s now holds sha256 %s, not %s", m.Repository, m.Digest, m.SHA256, sha256hex)
-			continue
-		}
-		if _, err := wasm.Inspect(ctx, m.Wasm); err != nil {
-			lastErr = err
-			continue
-		}
-		return m.Wasm, nil
+		return b, nil
 	}
 	return nil, lastErr
 }
-
-func digestOf(s string) digest.Digest { return digest.Digest(s) }

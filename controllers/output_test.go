@@ -8,22 +8,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
-	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
 	clientnet "istio.io/client-go/pkg/apis/networking/v1alpha3"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/cache"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/oci/ocitest"
-	"github.com/wasmext/wasmext/internal/testenv"
 	"github.com/wasmext/wasmext/internal/wasm/wasmtest"
 )
 
@@ -44,8 +37,13 @@ func TestChooseOutput(t *testing.T) {
 		{v1alpha1.OutputWasmPlugin, all, v1alpha1.OutputWasmPlugin},
 		{v1alpha1.OutputEnvoyFilter, all, v1alpha1.OutputEnvoyFilter},
 		{v1alpha1.OutputTrafficExtension, noTE, ""},
+		{"Bogus", all, ""},
 	} {
-		got, why, err := chooseOutput(tc.want, tc.served)
+		out, why, err := chooseOutput(tc.want, tc.served)
+		var got v1alpha1.OutputKind
+		if out != nil {
+			got = out.kind
+		}
 		if got != tc.got || (err != nil) != (tc.got == "") {
 			t.Errorf("chooseOutput(%q, %v) = %q, %v; want %q", tc.want, tc.served, got, err, tc.got)
 		}
@@ -53,78 +51,6 @@ func TestChooseOutput(t *testing.T) {
 			t.Errorf("reason %q does not name %s", why, got)
 		}
 	}
-}
-
-// TestOutputAuto runs on a cluster without the TrafficExtension CRD
-// (the suite leaves it out): Auto renders a WasmPlugin and an explicit
-// TrafficExtension is refused. Then the CRD is installed: Auto switches to
-// a TrafficExtension, and the WasmPlugin is deleted only after it exists.
-func TestOutputAuto(t *testing.T) {
-	reg := ocitest.NewRegistry(t)
-	ns := namespace(t)
-	ctx := context.Background()
-	pushT(t, reg, "acme/auto:v1", oci.FormatCNCF, wasmtest.ProxyWasm)
-	ext := newExtension(ns, "auto", reg.Ref("acme/auto:v1"))
-	ext.Spec.Output = v1alpha1.OutputAuto
-	create(t, ext)
-	waitReady(t, ns, "auto")
-	assertMessageContains(t, getExt(t, ns, "auto"), v1alpha1.ConditionRendered, "Auto chose WasmPlugin")
-
-	te := newExtension(ns, "explicit-te", reg.Ref("acme/auto:v1"))
-	te.Spec.Output = v1alpha1.OutputTrafficExtension
-	create(t, te)
-	waitCondition(t, ns, "explicit-te", v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonOutputUnavailable)
-
-	// Watch for a gap while the output switches: at every look, one of the
-	// two objects must exist.
-	var gaps atomic.Int64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-			_, errWP := getWasmPlugin(ns, "auto")
-			errTE := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "auto"}, &clientext.TrafficExtension{})
-			if apierrors.IsNotFound(errWP) && (apierrors.IsNotFound(errTE) || meta.IsNoMatchError(errTE)) {
-				gaps.Add(1)
-			}
-		}
-	}()
-	crd, err := testenv.IstioCRD(testenv.CRDTrafficExtension)
-	if err != nil {
-		t.Fatal(err)
-	}
-	create(t, crd)
-	t.Cleanup(func() { _ = k8s.Delete(context.Background(), crd) })
-	eventually(t, "Auto switched to TrafficExtension and the WasmPlugin is gone", func() error {
-		var got clientext.TrafficExtension
-		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: "auto"}, &got); err != nil {
-			return err
-		}
-		if !strings.Contains(got.Spec.GetWasm().GetUrl(), "@sha256:") {
-			return fmt.Errorf("TrafficExtension url %q not digest-pinned", got.Spec.GetWasm().GetUrl())
-		}
-		if _, err := getWasmPlugin(ns, "auto"); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("WasmPlugin still there: %v", err)
-		}
-		e := getExt(t, ns, "auto")
-		if len(e.Status.Rendered) != 1 || e.Status.Rendered[0].Kind != "TrafficExtension" {
-			return fmt.Errorf("status.rendered = %+v", e.Status.Rendered)
-		}
-		return nil
-	})
-	close(stop)
-	<-done
-	if n := gaps.Load(); n != 0 {
-		t.Fatalf("the workloads went without the extension %d times while the output switched", n)
-	}
-	waitReady(t, ns, "explicit-te") // the CRD appeared: the explicit choice now renders
-	assertMessageContains(t, getExt(t, ns, "auto"), v1alpha1.ConditionRendered, "Auto chose TrafficExtension")
 }
 
 // TestOutputEnvoyFilterNetwork renders a NETWORK extension as an

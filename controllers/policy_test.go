@@ -67,7 +67,7 @@ func TestDigestPin(t *testing.T) {
 	bad := newExtension(ns, "moved", reg.Ref("acme/pinned:v2"))
 	bad.Spec.Module.Digest = d1
 	create(t, bad)
-	got := waitCondition(t, ns, "moved", v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonDigestMismatch)
+	got := waitCondition(t, ns, "moved", v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonPinnedDigestMismatch)
 	assertMessageContains(t, got, v1alpha1.ConditionReady, d2)
 	if c := reg.CountsFor("acme/pinned"); c.BlobGET != 1 {
 		t.Fatalf("blob GETs = %d, want 1 (only the pinned module, never the refused one)", c.BlobGET)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -21,137 +22,173 @@ const (
 	newDigest = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
 )
 
-// previouslyReady is an extension whose generation 1 was rendered with
-// oldDigest and whose spec is now at generation 2.
+var verifiedAt = metav1.NewTime(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+
+// previouslyReady is an extension with spec.verify whose generation 1 was
+// rendered with oldDigest, verified, and whose spec is now at generation 2.
 func previouslyReady() *v1alpha1.WasmExtension {
 	ext := &v1alpha1.WasmExtension{}
 	ext.Name, ext.Generation = "f", 2
+	ext.Spec.Verify = &v1alpha1.Verification{Cosign: v1alpha1.CosignVerification{PublicKeySecretRef: &v1alpha1.LocalObjectReference{Name: "k"}}}
 	ext.Status = v1alpha1.WasmExtensionStatus{
 		ObservedGeneration: 1,
-		Module:             &v1alpha1.ModuleStatus{Repository: "r/x", Digest: oldDigest, ABI: "proxy_abi_version_0_2_1"},
-		Rendered:           []v1alpha1.RenderedObject{{Kind: "WasmPlugin", Name: "f"}},
+		Module: &v1alpha1.ModuleStatus{Repository: "r/x", Digest: oldDigest, ABI: "proxy_abi_version_0_2_1",
+			VerifiedBy: "key A", VerifiedAt: &verifiedAt},
+		Rendered: []v1alpha1.RenderedObject{{Kind: "WasmPlugin", Name: "f"}},
 	}
 	return ext
 }
 
-func okScope() *scope {
-	s := &scope{
-		resolved: oci.Resolved{Repository: "r/x", Digest: digest.Digest(newDigest)},
-		facts:    &module.Facts{Repository: "r/x", Digest: newDigest, ABI: "proxy_abi_version_0_2_1", Format: oci.FormatCNCF},
-		rendered: []v1alpha1.RenderedObject{{APIVersion: "extensions.istio.io/v1alpha1", Kind: "WasmPlugin", Name: "f"}},
-	}
-	for _, c := range []string{v1alpha1.ConditionModuleFetched, v1alpha1.ConditionModuleValidated, v1alpha1.ConditionRendered} {
-		s.pass(c, "ok")
-	}
-	return s
+// unverified is previouslyReady without spec.verify.
+func unverified() *v1alpha1.WasmExtension {
+	ext := previouslyReady()
+	ext.Spec.Verify = nil
+	ext.Status.Module.VerifiedBy, ext.Status.Module.VerifiedAt = "", nil
+	return ext
 }
 
-// failedScope is a reconcile in which the steps reporting on passed
-// conditions passed and the one reporting on cond failed with err.
-func failedScope(cond string, err error, passed ...string) *scope {
+// okScope is a reconcile in which every step passed for newDigest.
+func okScope() *scope {
+	return &scope{
+		resolved: oci.Resolved{Repository: "r/x", Digest: digest.Digest(newDigest)},
+		verified: &verified{key: verificationKey{digest: newDigest, generation: 2}, by: "key A", at: metav1.Now()},
+		facts:    &module.Facts{Repository: "r/x", Digest: newDigest, ABI: "proxy_abi_version_0_2_1", Format: oci.FormatCNCF},
+		rendered: []v1alpha1.RenderedObject{{APIVersion: "extensions.istio.io/v1alpha1", Kind: "WasmPlugin", Name: "f"}},
+		why:      "output WasmPlugin",
+	}
+}
+
+// reached returns a scope that got as far as the step reporting on cond
+// and failed there with err: the observations of later steps are absent.
+func reached(cond string, err error) *scope {
 	s := okScope()
-	s.passed = nil
-	for _, c := range passed {
-		s.pass(c, "ok")
+	s.rendered = nil
+	switch cond {
+	case v1alpha1.ConditionModuleFetched:
+		s.verified, s.facts = nil, nil
+	case v1alpha1.ConditionModuleVerified:
+		s.verified, s.facts = nil, nil
+	case v1alpha1.ConditionModuleValidated:
+		s.facts = nil
 	}
 	s.fail(stepError(cond, err))
 	return s
 }
 
-func TestSetStatus(t *testing.T) {
-	type want struct {
-		ready, stalled, reconciling  metav1.ConditionStatus // "" = absent
-		reason                       string
-		fetched, validated, rendered metav1.ConditionStatus // "" = absent
-		observedGeneration           int64
-		digest                       string // status.module.digest afterwards
+func cond(ext *v1alpha1.WasmExtension, typ string) *metav1.Condition {
+	return meta.FindStatusCondition(ext.Status.Conditions, typ)
+}
+
+// condWant is a condition's expected status and reason ("" status = absent).
+type condWant struct {
+	status metav1.ConditionStatus
+	reason string
+}
+
+func checkCond(t *testing.T, ext *v1alpha1.WasmExtension, typ string, w condWant) {
+	t.Helper()
+	c := cond(ext, typ)
+	switch {
+	case w.status == "" && c != nil:
+		t.Errorf("%s = %s (%s), want absent", typ, c.Status, c.Reason)
+	case w.status == "":
+	case c == nil:
+		t.Errorf("%s absent, want %s (%s)", typ, w.status, w.reason)
+	case c.Status != w.status || (w.reason != "" && c.Reason != w.reason):
+		t.Errorf("%s = %s (%s), want %s (%s)", typ, c.Status, c.Reason, w.status, w.reason)
 	}
-	cases := []struct {
+}
+
+var (
+	yes      = condWant{metav1.ConditionTrue, v1alpha1.ReasonSucceeded}
+	absent   = condWant{}
+	no       = func(reason string) condWant { return condWant{metav1.ConditionFalse, reason} }
+	stalled  = func(reason string) condWant { return condWant{metav1.ConditionTrue, reason} }
+	notFound = fmt.Errorf("x: %w", oci.ErrNotFound)
+)
+
+func TestSetModuleFetched(t *testing.T) {
+	for _, tc := range []struct {
 		name string
 		s    *scope
-		want want
+		want condWant
 	}{
-		{"success", okScope(), want{
-			ready: "True", reason: v1alpha1.ReasonSucceeded,
-			fetched: "True", validated: "True", rendered: "True", observedGeneration: 2, digest: newDigest}},
-		{"not proxy-wasm keeps last good", failedScope(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", wasm.ErrNotProxyWasm), v1alpha1.ConditionModuleFetched), want{
-			ready: "False", stalled: "True", reason: v1alpha1.ReasonNotProxyWasm,
-			fetched: "True", validated: "False", observedGeneration: 2, digest: oldDigest}},
-		{"unauthorized is stalled", failedScope(v1alpha1.ConditionModuleFetched, fmt.Errorf("x: %w", oci.ErrUnauthorized)), want{
-			ready: "False", stalled: "True", reason: v1alpha1.ReasonUnauthorized,
-			fetched: "False", observedGeneration: 2, digest: oldDigest}},
-		{"registry down is transient", failedScope(v1alpha1.ConditionModuleFetched, errors.New("connection refused")), want{
-			ready: "False", reconciling: "True", reason: v1alpha1.ReasonFetchFailed,
-			fetched: "False", observedGeneration: 1, digest: oldDigest}},
-		{"apply conflict is transient", failedScope(v1alpha1.ConditionRendered, errors.New("conflict"), v1alpha1.ConditionModuleFetched, v1alpha1.ConditionModuleValidated), want{
-			ready: "False", reconciling: "True", reason: v1alpha1.ReasonApplyFailed,
-			fetched: "True", validated: "True", rendered: "False", observedGeneration: 1, digest: oldDigest}},
-		{"signature missing is stalled", failedScope(v1alpha1.ConditionModuleVerified, fmt.Errorf("x: %w", verify.ErrSignatureMissing)), want{
-			ready: "False", stalled: "True", reason: v1alpha1.ReasonSignatureMissing,
-			observedGeneration: 2, digest: oldDigest}},
-		{"identity mismatch is stalled", failedScope(v1alpha1.ConditionModuleVerified, fmt.Errorf("x: %w", verify.ErrIdentityMismatch)), want{
-			ready: "False", stalled: "True", reason: v1alpha1.ReasonIdentityMismatch,
-			observedGeneration: 2, digest: oldDigest}},
-		{"name conflict is stalled", failedScope(v1alpha1.ConditionRendered, fmt.Errorf("x: %w", errNameConflict), v1alpha1.ConditionModuleFetched, v1alpha1.ConditionModuleValidated), want{
-			ready: "False", stalled: "True", reason: v1alpha1.ReasonNameConflict,
-			fetched: "True", validated: "True", rendered: "False", observedGeneration: 2, digest: oldDigest}},
-	}
-	for _, tc := range cases {
+		{"pulled", okScope(), yes},
+		{"not found", reached(v1alpha1.ConditionModuleFetched, notFound), no(v1alpha1.ReasonNotFound)},
+		{"registry down", reached(v1alpha1.ConditionModuleFetched, errors.New("connection refused")), no(v1alpha1.ReasonFetchFailed)},
+		{"fetched but not proxy-wasm", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", wasm.ErrNotProxyWasm)), yes},
+		{"verification failed first: unchanged", reached(v1alpha1.ConditionModuleVerified, verify.ErrSignatureInvalid), absent},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ext := previouslyReady()
-			setStatus(ext, tc.s)
-			w := tc.want
-			for typ, st := range map[string]metav1.ConditionStatus{
-				v1alpha1.ConditionReady: w.ready, v1alpha1.ConditionStalled: w.stalled, v1alpha1.ConditionReconciling: w.reconciling,
-				v1alpha1.ConditionModuleFetched: w.fetched, v1alpha1.ConditionModuleValidated: w.validated, v1alpha1.ConditionRendered: w.rendered,
-			} {
-				c := meta.FindStatusCondition(ext.Status.Conditions, typ)
-				switch {
-				case st == "" && c != nil:
-					t.Errorf("%s = %s, want absent", typ, c.Status)
-				case st != "" && (c == nil || c.Status != st):
-					t.Errorf("%s = %v, want %s", typ, c, st)
-				}
-			}
-			if r := meta.FindStatusCondition(ext.Status.Conditions, v1alpha1.ConditionReady); r.Reason != w.reason {
-				t.Errorf("Ready reason = %s, want %s", r.Reason, w.reason)
-			}
-			if ext.Status.ObservedGeneration != w.observedGeneration {
-				t.Errorf("observedGeneration = %d, want %d", ext.Status.ObservedGeneration, w.observedGeneration)
-			}
-			if ext.Status.Module.Digest != w.digest {
-				t.Errorf("status.module.digest = %s, want %s", ext.Status.Module.Digest, w.digest)
-			}
+			setModuleFetched(ext, tc.s)
+			checkCond(t, ext, v1alpha1.ConditionModuleFetched, tc.want)
 		})
 	}
 }
 
-func TestFailureMessageNamesLastKnownGood(t *testing.T) {
-	ext := previouslyReady()
-	s := failedScope(v1alpha1.ConditionModuleValidated, fmt.Errorf("bad: %w", wasm.ErrNotProxyWasm))
-	setStatus(ext, s)
-	r := meta.FindStatusCondition(ext.Status.Conditions, v1alpha1.ConditionReady)
-	if want := "keeps serving the last good module r/x@" + oldDigest; !contains(r.Message, want) {
-		t.Fatalf("Ready message %q lacks %q", r.Message, want)
+func TestSetModuleVerified(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ext  *v1alpha1.WasmExtension
+		s    *scope
+		want condWant
+	}{
+		{"verified", previouslyReady(), okScope(), yes},
+		{"no spec.verify: absent", unverified(), okScope(), absent},
+		{"signature invalid", previouslyReady(), reached(v1alpha1.ConditionModuleVerified, fmt.Errorf("x: %w", verify.ErrSignatureInvalid)), no(v1alpha1.ReasonSignatureInvalid)},
+		{"registry error while verifying", previouslyReady(), reached(v1alpha1.ConditionModuleVerified, errors.New("EOF")), no(v1alpha1.ReasonVerificationFailed)},
+		{"Secret read failed", previouslyReady(), reached(v1alpha1.ConditionModuleVerified, fmt.Errorf("%w k: timeout", errSecretRead)), no(v1alpha1.ReasonSecretUnavailable)},
+		{"resolve failed first: unchanged", previouslyReady(), reached(v1alpha1.ConditionModuleFetched, notFound), absent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			setModuleVerified(tc.ext, tc.s)
+			checkCond(t, tc.ext, v1alpha1.ConditionModuleVerified, tc.want)
+		})
 	}
 }
 
-func TestResultBackoffAndInterval(t *testing.T) {
-	ext := previouslyReady()
-	s := failedScope(v1alpha1.ConditionModuleFetched, errors.New("timeout"))
-	s.ext = ext
-	if _, err := s.result(); err == nil {
-		t.Fatal("transient failure must return an error (backoff)")
+func TestSetModuleValidated(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    *scope
+		want condWant
+	}{
+		{"valid", okScope(), yes},
+		{"not proxy-wasm", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", wasm.ErrNotProxyWasm)), no(v1alpha1.ReasonNotProxyWasm)},
+		{"invalid wasm", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", wasm.ErrInvalidWasm)), no(v1alpha1.ReasonInvalidWasm)},
+		{"fetch failed first: unchanged", reached(v1alpha1.ConditionModuleFetched, notFound), absent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ext := previouslyReady()
+			setModuleValidated(ext, tc.s)
+			checkCond(t, ext, v1alpha1.ConditionModuleValidated, tc.want)
+		})
 	}
-	s = failedScope(v1alpha1.ConditionModuleFetched, fmt.Errorf("x: %w", oci.ErrNotFound))
-	s.ext = ext
-	res, err := s.result()
-	if err != nil || res.RequeueAfter != DefaultInterval {
-		t.Fatalf("stalled: got %+v, %v; want requeue after the interval, no error", res, err)
-	}
-	s = okScope()
-	s.ext = ext
-	if res, err := s.result(); err != nil || res.RequeueAfter != 0 {
-		t.Fatalf("digest-pinned success: got %+v, %v; want no requeue", res, err)
+}
+
+func TestSetRendered(t *testing.T) {
+	removed := reached(v1alpha1.ConditionModuleVerified, fmt.Errorf("x: %w", verify.ErrSignatureInvalid))
+	removed.revoked, removed.removed = true, true
+	for _, tc := range []struct {
+		name string
+		s    *scope
+		want condWant
+		msg  string
+	}{
+		{"applied", okScope(), yes, "Applied WasmPlugin f (output WasmPlugin)"},
+		{"apply conflict", reached(v1alpha1.ConditionRendered, errors.New("conflict")), no(v1alpha1.ReasonApplyFailed), "conflict"},
+		{"name conflict", reached(v1alpha1.ConditionRendered, fmt.Errorf("x: %w", errNameConflict)), no(v1alpha1.ReasonNameConflict), "x: name conflict"},
+		{"removed after revocation", removed, no(v1alpha1.ReasonSignatureInvalid), "Removed WasmPlugin f"},
+		{"verify failed first: unchanged", reached(v1alpha1.ConditionModuleVerified, verify.ErrSignatureInvalid), absent, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ext := previouslyReady()
+			setRendered(ext, tc.s)
+			checkCond(t, ext, v1alpha1.ConditionRendered, tc.want)
+			if c := cond(ext, v1alpha1.ConditionRendered); c != nil && !contains(c.Message, tc.msg) {
+				t.Errorf("Rendered message %q lacks %q", c.Message, tc.msg)
+			}
+		})
 	}
 }

@@ -11,17 +11,14 @@ import (
 
 	"go.uber.org/zap/zapcore"
 	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
-	clientnet "istio.io/client-go/pkg/apis/networking/v1alpha3"
 	corev1 "k8s.io/api/core/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
@@ -30,6 +27,7 @@ import (
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
+	"github.com/wasmext/wasmext/internal/scheme"
 	"github.com/wasmext/wasmext/internal/testenv"
 )
 
@@ -39,12 +37,13 @@ import (
 var (
 	k8s        client.Client // the test's own client (not counted)
 	reconciler *WasmExtensionReconciler
-	writes     atomic.Int64 // API writes made by the reconciler's client
+	writes     writeCounter // API writes made by the operator, per namespace
 	// moduleServer serves verified modules as the operator does (for
 	// output EnvoyFilter), at moduleServerURL.
 	moduleServer    *cache.Server
 	moduleServerURL string
-	testScheme      = runtime.NewScheme()
+	testScheme      *runtime.Scheme
+	testConfig      *rest.Config // the test's own access (not counted)
 )
 
 const waitFor = 30 * time.Second
@@ -54,10 +53,9 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme, clientext.AddToScheme, clientnet.AddToScheme} {
-		if err := add(testScheme); err != nil {
-			panic(err)
-		}
+	var err error
+	if testScheme, err = scheme.New(); err != nil {
+		panic(err)
 	}
 	ctrl.SetLogger(zap.New(zap.UseDevMode(true), zap.WriteTo(os.Stderr), zap.Level(zapLevel())))
 	// The TrafficExtension CRD is installed by TestOutputAuto, to see Auto
@@ -79,6 +77,7 @@ func runSuite(m *testing.M) int {
 
 func startManager(ctx context.Context, env *testenv.Env) error {
 	var err error
+	testConfig = env.Config
 	if k8s, err = client.New(env.Config, client.Options{Scheme: testScheme}); err != nil {
 		return err
 	}
@@ -86,18 +85,13 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 	if err != nil {
 		return err
 	}
-	mgr, err := ctrl.NewManager(env.Config, ctrl.Options{
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(writes.transport)
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 testScheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Cache:                  CacheOptions(served),
-		NewClient: func(cfg *rest.Config, o client.Options) (client.Client, error) {
-			c, err := client.NewWithWatch(cfg, o)
-			if err != nil {
-				return nil, err
-			}
-			return countingClient(c, &writes), nil
-		},
 	})
 	if err != nil {
 		return err
@@ -109,7 +103,7 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 	reconciler = &WasmExtensionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Recorder:  mgr.GetEventRecorder("wasmext"),
+		Recorder:  countingRecorder{EventRecorder: mgr.GetEventRecorder("wasmext"), n: &writes},
 		Resolver:  fetcher,
 		Loader: module.NewLoader(fetcher, 64).KeepBytes(func(sha string, b []byte) {
 			_ = moduleServer.Store.Put(sha, b)
@@ -117,7 +111,6 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		Concurrency: 4,
 		Policy:      policy.NewHolder(policy.Policy{}),
 		Fetcher:     fetcher,
-		Served:      func() Served { return ServedFromMapper(mgr.GetRESTMapper()) },
 		ModuleURL:   func(sha string) string { return moduleServer.URL(moduleServerURL, sha) },
 	}
 	moduleServer.Refill = reconciler.RefillModule
@@ -141,44 +134,6 @@ func zapLevel() zapcore.Level {
 		return zapcore.DebugLevel
 	}
 	return zapcore.WarnLevel
-}
-
-// countingClient counts every write the reconciler sends to the API server.
-func countingClient(c client.WithWatch, n *atomic.Int64) client.WithWatch {
-	return interceptor.NewClient(c, interceptor.Funcs{
-		Create: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.CreateOption) error {
-			n.Add(1)
-			return c.Create(ctx, o, opts...)
-		},
-		Update: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.UpdateOption) error {
-			n.Add(1)
-			return c.Update(ctx, o, opts...)
-		},
-		Patch: func(ctx context.Context, c client.WithWatch, o client.Object, p client.Patch, opts ...client.PatchOption) error {
-			n.Add(1)
-			return c.Patch(ctx, o, p, opts...)
-		},
-		Apply: func(ctx context.Context, c client.WithWatch, o runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-			n.Add(1)
-			return c.Apply(ctx, o, opts...)
-		},
-		Delete: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.DeleteOption) error {
-			n.Add(1)
-			return c.Delete(ctx, o, opts...)
-		},
-		DeleteAllOf: func(ctx context.Context, c client.WithWatch, o client.Object, opts ...client.DeleteAllOfOption) error {
-			n.Add(1)
-			return c.DeleteAllOf(ctx, o, opts...)
-		},
-		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, o client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-			n.Add(1)
-			return c.SubResource(sub).Patch(ctx, o, p, opts...)
-		},
-		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, o client.Object, opts ...client.SubResourceUpdateOption) error {
-			n.Add(1)
-			return c.SubResource(sub).Update(ctx, o, opts...)
-		},
-	})
 }
 
 // --- helpers ---
@@ -221,15 +176,11 @@ func create(t *testing.T, o client.Object) {
 // eventually polls cond until it returns nil or waitFor passes.
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
 	var err error
-	for time.Now().Before(deadline) {
-		if err = cond(); err == nil {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+	poll := func(context.Context) (bool, error) { err = cond(); return err == nil, nil }
+	if wait.PollUntilContextTimeout(context.Background(), 50*time.Millisecond, waitFor, true, poll) != nil {
+		t.Fatalf("timed out waiting for %s: %v", what, err)
 	}
-	t.Fatalf("timed out waiting for %s: %v", what, err)
 }
 
 func getExt(t *testing.T, ns, name string) *v1alpha1.WasmExtension {

@@ -2,10 +2,8 @@ package controllers
 
 import (
 	"context"
-	"encoding/pem"
-	"errors"
 	"fmt"
-	"sort"
+	"strings"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/verify"
@@ -22,50 +21,96 @@ import (
 // TrustedRootKey is the data key of a trustedRootSecretRef Secret.
 const TrustedRootKey = "trusted_root.json"
 
-// errVerifyConfig marks a spec.verify whose Secrets are missing or unusable.
-var errVerifyConfig = errors.New("verification configuration")
-
 // verify checks the signature on the resolved manifest digest, before any
-// blob of the module is pulled. It runs again only when it matters: a new
-// digest, a new generation of the spec, or after a failure — never on a
+// blob of the module is pulled. It runs again only when needsVerification
+// says so: a new digest, a new generation of the spec, a new version of a
+// Secret holding the trust material, or after a failure — never on a
 // steady-state resync.
 func (r *WasmExtensionReconciler) verify(ctx context.Context, s *scope) error {
 	if s.ext.Spec.Verify == nil {
 		return nil
 	}
-	if v := alreadyVerified(s); v != nil {
-		s.verified = v
-		s.pass(v1alpha1.ConditionModuleVerified, verifiedMessage(s, v.by))
+	trust, err := r.trustVersion(ctx, s.ext)
+	if err != nil {
+		return r.verifyFailed(ctx, s, err)
+	}
+	s.trustVersion = trust
+	want := verificationKey{digest: s.resolved.Digest.String(), generation: s.ext.Generation, trust: trust}
+	objKey := client.ObjectKeyFromObject(s.ext)
+	last := r.verifications.get(objKey)
+	c := meta.FindStatusCondition(s.ext.Status.Conditions, v1alpha1.ConditionModuleVerified)
+	lastFailed := c != nil && c.Status == metav1.ConditionFalse
+	needed, why := needsVerification(s.ext.Spec.Verify, last, lastFailed, want)
+	if !needed {
+		s.verified = last
 		return nil
 	}
+	log.FromContext(ctx).V(1).Info("Verifying the module signature", "digest", want.digest, "why", why)
 	verifier, err := r.verifierFor(ctx, s.ext)
 	if err != nil {
-		return stepError(v1alpha1.ConditionModuleVerified, err)
+		return r.verifyFailed(ctx, s, err)
 	}
 	res, err := verifier.Verify(ctx, verify.Target{Request: s.request, Digest: s.resolved.Digest})
 	if err != nil {
-		return stepError(v1alpha1.ConditionModuleVerified, err)
+		return r.verifyFailed(ctx, s, err)
 	}
-	s.verified = &verification{by: res.VerifiedBy + " (" + res.Format + ")", at: metav1.Now()}
-	s.pass(v1alpha1.ConditionModuleVerified, verifiedMessage(s, s.verified.by))
+	v := verified{key: want, by: res.VerifiedBy + " (" + res.Format + ")", at: metav1.NewTime(s.now)}
+	r.verifications.put(objKey, v)
+	s.verified = &v
 	return nil
 }
 
-// alreadyVerified returns the recorded verification when status shows this
-// exact digest verified for the current generation.
-func alreadyVerified(s *scope) *verification {
+// verifyFailed records a failed verification. When a person must act and
+// the digest that failed is the one rendered and verified before (a key was
+// removed or rotated away), the rendered objects serve a module whose
+// signature no longer verifies: they are kept (last-known-good) unless the
+// cluster policy says to remove them.
+func (r *WasmExtensionReconciler) verifyFailed(ctx context.Context, s *scope, err error) error {
+	err = stepError(v1alpha1.ConditionModuleVerified, err)
+	r.verifications.forget(client.ObjectKeyFromObject(s.ext))
 	m := s.ext.Status.Module
-	c := meta.FindStatusCondition(s.ext.Status.Conditions, v1alpha1.ConditionModuleVerified)
-	if m == nil || m.VerifiedBy == "" || m.VerifiedAt == nil || c == nil ||
-		c.Status != metav1.ConditionTrue || c.ObservedGeneration != s.ext.Generation ||
-		m.Repository != s.resolved.Repository || m.Digest != s.resolved.Digest.String() {
-		return nil
+	if _, stalled := classify(v1alpha1.ConditionModuleVerified, err); !stalled || m == nil || m.VerifiedBy == "" ||
+		m.Digest != s.resolved.Digest.String() || len(s.ext.Status.Rendered) == 0 {
+		return err
 	}
-	return &verification{by: m.VerifiedBy, at: *m.VerifiedAt}
+	s.revoked = true
+	if !r.Policy.Get().RemoveUnverified {
+		return err
+	}
+	if rmErr := r.prune(ctx, s.ext, nil); rmErr != nil {
+		return stepError(v1alpha1.ConditionRendered, rmErr)
+	}
+	s.removed = true
+	return err
 }
 
-func verifiedMessage(s *scope, by string) string {
-	return fmt.Sprintf("Signature on %s@%s verified by %s", s.resolved.Repository, s.resolved.Digest, by)
+// trustSecretNames lists the Secrets spec.verify names.
+func trustSecretNames(ext *v1alpha1.WasmExtension) []string {
+	var names []string
+	if v := ext.Spec.Verify; v != nil {
+		if ref := v.Cosign.PublicKeySecretRef; ref != nil {
+			names = append(names, ref.Name)
+		}
+		if k := v.Cosign.Keyless; k != nil && k.TrustedRootSecretRef != nil {
+			names = append(names, k.TrustedRootSecretRef.Name)
+		}
+	}
+	return names
+}
+
+// trustVersion returns the resourceVersions of the Secrets spec.verify
+// names, read from the metadata-only cache (no Secret data, no API call).
+func (r *WasmExtensionReconciler) trustVersion(ctx context.Context, ext *v1alpha1.WasmExtension) (string, error) {
+	var parts []string
+	for _, name := range trustSecretNames(ext) {
+		md := &metav1.PartialObjectMetadata{}
+		md.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		if err := r.Get(ctx, client.ObjectKey{Namespace: ext.Namespace, Name: name}, md); err != nil {
+			return "", secretError(err, ext.Namespace, name)
+		}
+		parts = append(parts, name+"="+md.ResourceVersion)
+	}
+	return strings.Join(parts, ","), nil
 }
 
 // verifierFor builds the verifier spec.verify asks for, reading its
@@ -77,7 +122,7 @@ func (r *WasmExtensionReconciler) verifierFor(ctx context.Context, ext *v1alpha1
 		if err != nil {
 			return nil, err
 		}
-		keys := publicKeys(secret)
+		keys := cosign.PublicKeysFromData(secret.Data)
 		if len(keys) == 0 {
 			return nil, fmt.Errorf("%w: Secret %s holds no PEM public key", errVerifyConfig, ref.Name)
 		}
@@ -116,30 +161,20 @@ func (r *WasmExtensionReconciler) trustedRoot(ctx context.Context, ns string, re
 	return cosign.TrustedRootFromJSON(b)
 }
 
+// secret reads a Secret of spec.verify uncached (its data is never cached).
 func (r *WasmExtensionReconciler) secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
 	var secret corev1.Secret
 	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &secret); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, fmt.Errorf("%w: Secret %s not found in namespace %s", errVerifyConfig, name, ns)
-		}
-		return nil, err
+		return nil, secretError(err, ns, name)
 	}
 	return &secret, nil
 }
 
-// publicKeys returns the PEM public keys among the Secret's values, in key
-// order.
-func publicKeys(s *corev1.Secret) [][]byte {
-	names := make([]string, 0, len(s.Data))
-	for k := range s.Data {
-		names = append(names, k)
+// secretError tells a Secret that does not exist (a person must create it)
+// from a failed read (retried).
+func secretError(err error, ns, name string) error {
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("%w: Secret %s not found in namespace %s", errVerifyConfig, name, ns)
 	}
-	sort.Strings(names)
-	var keys [][]byte
-	for _, k := range names {
-		if b, _ := pem.Decode(s.Data[k]); b != nil && b.Type == "PUBLIC KEY" {
-			keys = append(keys, s.Data[k])
-		}
-	}
-	return keys
+	return fmt.Errorf("%w %s/%s: %w", errSecretRead, ns, name, err)
 }

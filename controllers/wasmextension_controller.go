@@ -1,7 +1,10 @@
 // Package controllers holds the WasmExtension reconciler: thin
-// orchestration of the pipeline stages (internal/oci fetch, internal/wasm
-// inspect, internal/render) plus the API writes. It decides nothing about
-// formats, bytes or Istio fields; those live in the stage packages.
+// orchestration of the pipeline stages (internal/oci fetch, internal/verify,
+// internal/module load and inspect, internal/render) plus the API writes.
+// Steps record observations in a scope; named predicates (policies.go)
+// decide what to redo; status is computed from the observations once
+// (status.go). It decides nothing about formats, bytes or Istio fields;
+// those live in the stage packages.
 package controllers
 
 import (
@@ -9,27 +12,22 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sigstore/sigstore-go/pkg/root"
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/client-go/rest"
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
-
-	"github.com/sigstore/sigstore-go/pkg/root"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/module"
@@ -42,10 +40,6 @@ import (
 // operator writes.
 const FieldOwner = "wasmext"
 
-// DefaultInterval is how often a tag is resolved again when the extension
-// does not say.
-const DefaultInterval = 10 * time.Minute
-
 // Resolver resolves an image reference to a manifest digest with one
 // manifest request (no blob traffic). *oci.Fetcher implements it.
 type Resolver interface {
@@ -55,7 +49,7 @@ type Resolver interface {
 // WasmExtensionReconciler reconciles WasmExtension objects.
 type WasmExtensionReconciler struct {
 	client.Client
-	// APIReader reads without the cache: pull Secrets (not cached, so the
+	// APIReader reads without the cache: Secrets (not cached, so the
 	// operator holds no Secret data in memory) and the rare ownership check.
 	APIReader client.Reader
 	Recorder  recorder.EventRecorder
@@ -69,17 +63,17 @@ type WasmExtensionReconciler struct {
 	// while it is not (yet) available. nil means keyless verification
 	// needs a trustedRootSecretRef.
 	SigstoreRoot func() root.TrustedMaterial
-	// Served reports which output CRDs the cluster serves (discovery);
-	// nil means WasmPlugin only.
-	Served func() Served
 	// ModuleURL returns the URL the operator's module server serves the
 	// .wasm with this sha256 at; nil disables output EnvoyFilter.
 	ModuleURL func(sha256 string) string
 	// Concurrency is the number of extensions reconciled at once.
 	Concurrency int
+	// Clock is read once per reconcile; nil is the real clock.
+	Clock clock.PassiveClock
 
-	watches     *outputWatches
-	resolutions resolutions
+	watches       *outputWatches
+	resolutions   memory[resolution]
+	verifications memory[verified]
 }
 
 // +kubebuilder:rbac:groups=wasmext.io,resources=wasmextensions,verbs=get;list;watch;update;patch
@@ -92,23 +86,40 @@ type WasmExtensionReconciler struct {
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // Reconcile runs the pipeline for one extension: credentials, resolve,
-// load (fetch + inspect, once per digest), render and apply; then it
-// computes every condition from what the steps observed and patches the
-// status if, and only if, it changed.
-func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+// verify, load (fetch + inspect, once per digest), render and apply. A
+// deferred call then computes every condition from what the steps observed
+// and patches the status if, and only if, it changed, so no early return
+// can skip it.
+func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	ext := &v1alpha1.WasmExtension{}
 	if err := r.Get(ctx, req.NamespacedName, ext); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ext.DeletionTimestamp.IsZero() {
-		r.resolutions.forget(ext)
+		r.resolutions.forget(req.NamespacedName)
+		r.verifications.forget(req.NamespacedName)
 		return ctrl.Result{}, r.finalize(ctx, ext)
 	}
 	if err := r.addFinalizer(ctx, ext); err != nil {
 		return ctrl.Result{}, err
 	}
 	orig := ext.DeepCopy()
-	s := &scope{ext: ext}
+	s := &scope{ext: ext, now: r.now(), suspended: ext.Spec.Suspend}
+	if !s.suspended {
+		s.requested = reconcileRequested(ext)
+	}
+	defer func() {
+		setStatus(ext, s)
+		if err := r.patchStatus(ctx, orig, ext); err != nil {
+			result, retErr = ctrl.Result{}, err
+			return
+		}
+		r.recordEvents(orig, ext, s)
+		result, retErr = s.result()
+	}()
+	if s.suspended {
+		return ctrl.Result{}, nil
+	}
 	for _, step := range []func(context.Context, *scope) error{
 		r.credentials, r.resolve, r.verify, r.load, r.renderAndApply,
 	} {
@@ -117,12 +128,14 @@ func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			break
 		}
 	}
-	setStatus(ext, s)
-	if err := r.patchStatus(ctx, orig, ext); err != nil {
-		return ctrl.Result{}, err
+	return ctrl.Result{}, nil
+}
+
+func (r *WasmExtensionReconciler) now() time.Time {
+	if r.Clock == nil {
+		return time.Now()
 	}
-	r.recordEvents(orig, ext, s)
-	return s.result()
+	return r.Clock.Now()
 }
 
 // patchStatus writes the status when it differs from what was read.
@@ -154,7 +167,7 @@ func (r *WasmExtensionReconciler) finalize(ctx context.Context, ext *v1alpha1.Wa
 		return nil
 	}
 	for _, o := range outputKinds {
-		err := r.DeleteAllOf(ctx, outputObject(o.kind), client.InNamespace(ext.Namespace),
+		err := r.DeleteAllOf(ctx, o.newObject(), client.InNamespace(ext.Namespace),
 			client.MatchingLabels{render.LabelManagedBy: render.ManagedBy, render.LabelExtension: ext.Name})
 		if err != nil && !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
 			return fmt.Errorf("deleting rendered %s objects: %w", o.kind, err)
@@ -165,19 +178,6 @@ func (r *WasmExtensionReconciler) finalize(ctx context.Context, ext *v1alpha1.Wa
 	return r.Patch(ctx, ext, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
 }
 
-// deletionStarted lets through the update that sets deletionTimestamp.
-var deletionStarted = predicate.Funcs{
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
-	},
-	CreateFunc:  func(event.CreateEvent) bool { return false },
-	DeleteFunc:  func(event.DeleteEvent) bool { return false },
-	GenericFunc: func(event.GenericEvent) bool { return false },
-}
-
-// pullSecretIndex indexes extensions by the pull Secret they name.
-const pullSecretIndex = ".spec.module.pullSecretRef.name"
-
 // CacheOptions limits the informer cache to what the operator needs: only
 // the rendered objects it labeled, not every WasmPlugin of the mesh. The
 // filter applies to the output kinds served at start-up (the cache refuses
@@ -187,46 +187,28 @@ func CacheOptions(served Served) cache.Options {
 	by := map[client.Object]cache.ByObject{}
 	for _, o := range outputKinds {
 		if served[o.kind] {
-			by[outputObject(o.kind)] = ours
+			by[o.newObject()] = ours
 		}
 	}
 	return cache.Options{ByObject: by}
 }
 
-// ServedAtStart discovers the output kinds before a manager exists.
-func ServedAtStart(cfg *rest.Config) (Served, error) {
-	hc, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return nil, err
-	}
-	m, err := apiutil.NewDynamicRESTMapper(cfg, hc)
-	if err != nil {
-		return nil, err
-	}
-	return ServedFromMapper(m), nil
-}
-
 // SetupWithManager registers the controller: it watches extensions (spec
-// changes only), the WasmPlugins it owns (so a hand edit or deletion is
-// repaired) and Secrets by metadata (so a pull Secret that appears or
-// changes is picked up without holding Secret data in the cache).
+// changes, deletion, reconcile requests), the objects it renders (so a hand
+// edit or deletion is repaired), Secrets by metadata (so a pull Secret or
+// trust material that appears or changes is picked up without holding
+// Secret data in the cache) and the output CRDs (so Auto re-chooses when
+// one is installed or removed).
 func (r *WasmExtensionReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Manager) error {
-	err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.WasmExtension{}, pullSecretIndex,
-		func(o client.Object) []string {
-			if ref := o.(*v1alpha1.WasmExtension).Spec.Module.PullSecretRef; ref != nil {
-				return []string{ref.Name}
-			}
-			return nil
-		})
-	if err != nil {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &v1alpha1.WasmExtension{}, secretIndex, indexSecrets); err != nil {
 		return err
 	}
-	if err := mgr.GetFieldIndexer().IndexField(ctx, &v1alpha1.WasmExtension{}, moduleSHAIndex, indexModuleSHA); err != nil {
+	if err := idx.IndexField(ctx, &v1alpha1.WasmExtension{}, moduleSHAIndex, indexModuleSHA); err != nil {
 		return err
 	}
 	c, err := ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.WasmExtension{}, builder.WithPredicates(
-			predicate.Or[client.Object](predicate.GenerationChangedPredicate{}, deletionStarted))).
+		For(&v1alpha1.WasmExtension{}, builder.WithPredicates(extensionChanged)).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.extensionsForSecret), builder.OnlyMetadata).
 		Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(r.onOutputCRD),
 			builder.OnlyMetadata, builder.WithPredicates(predicate.NewPredicateFuncs(isOutputCRD))).
@@ -237,21 +219,9 @@ func (r *WasmExtensionReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		return err
 	}
 	r.watches = &outputWatches{started: map[v1alpha1.OutputKind]bool{}, ctrl: c, mgr: mgr}
-	served := Served{v1alpha1.OutputWasmPlugin: true}
-	if r.Served != nil {
-		served = r.Served()
+	served, err := ServedAtStart(mgr.GetConfig())
+	if err != nil {
+		return err
 	}
 	return r.watches.ensure(served)
-}
-
-// extensionsForSecret maps a Secret to the extensions of its namespace that
-// name it as their pull Secret.
-func (r *WasmExtensionReconciler) extensionsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
-	var list v1alpha1.WasmExtensionList
-	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()),
-		client.MatchingFields{pullSecretIndex: o.GetName()}); err != nil {
-		log.FromContext(ctx).Error(err, "Failed to list WasmExtensions for Secret", "secret", client.ObjectKeyFromObject(o))
-		return nil
-	}
-	return requestsFor(&list)
 }

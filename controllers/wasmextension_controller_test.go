@@ -18,7 +18,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
@@ -299,40 +298,6 @@ func TestRepairAndDelete(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// TestSteadyStateMakesNoWrites: once Ready, a reconcile makes zero API
-// writes and no registry request (the tag is resolved once per interval).
-func TestSteadyStateMakesNoWrites(t *testing.T) {
-	reg := ocitest.NewRegistry(t)
-	ns := namespace(t)
-	pushT(t, reg, "acme/steady:v1", oci.FormatCNCF, wasmtest.Variant(7))
-	ext := newExtension(ns, "steady", reg.Ref("acme/steady:v1"))
-	ext.Spec.PluginConfig = jsonValue(t, map[string]any{"header": "x-a", "n": 1.5, "list": []any{"a", true}})
-	create(t, ext)
-	waitReady(t, ns, "steady")
-	eventually(t, "rendered WasmPlugin in the cache", func() error {
-		res, err := reconciler.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "steady"}})
-		if err != nil || res.RequeueAfter == 0 {
-			return fmt.Errorf("reconcile: %v %+v", err, res)
-		}
-		return nil
-	})
-
-	reg.Reset()
-	before := writes.Load()
-	for range 3 {
-		if _, err := reconciler.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKey{Namespace: ns, Name: "steady"}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	c := reg.CountsFor("acme/steady")
-	if n := writes.Load() - before; n != 0 {
-		t.Fatalf("steady-state reconciles made %d API writes, want 0", n)
-	}
-	if c.Total != 0 {
-		t.Fatalf("steady-state registry traffic %+v, want none (the tag is resolved once per interval)", c)
-	}
 }
 
 // TestBadInput: user errors are Stalled with a specific Reason.

@@ -4,13 +4,16 @@ import (
 	"context"
 	"sync"
 
-	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
-	clientnet "istio.io/client-go/pkg/apis/networking/v1alpha3"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
@@ -19,22 +22,14 @@ import (
 
 // outputWatches starts, once per kind, the watch on rendered objects of an
 // output kind, so a hand edit or deletion is repaired. A kind whose CRD
-// appears after start-up is watched from then on.
+// appears after start-up is watched from then on. (A watch cannot be
+// stopped alone: after its CRD is removed, its informer retries quietly and
+// resumes if the CRD comes back.)
 type outputWatches struct {
 	mu      sync.Mutex
 	started map[v1alpha1.OutputKind]bool
 	ctrl    controller.Controller
 	mgr     ctrl.Manager
-}
-
-func outputObject(k v1alpha1.OutputKind) client.Object {
-	switch k {
-	case v1alpha1.OutputTrafficExtension:
-		return &clientext.TrafficExtension{}
-	case v1alpha1.OutputEnvoyFilter:
-		return &clientnet.EnvoyFilter{}
-	}
-	return &clientext.WasmPlugin{}
 }
 
 // ensure watches every served output kind not watched yet.
@@ -46,12 +41,38 @@ func (w *outputWatches) ensure(served Served) error {
 			continue
 		}
 		h := handler.EnqueueRequestForOwner(w.mgr.GetScheme(), w.mgr.GetRESTMapper(), &v1alpha1.WasmExtension{}, handler.OnlyControllerOwner())
-		if err := w.ctrl.Watch(source.Kind(w.mgr.GetCache(), outputObject(o.kind), h)); err != nil {
+		if err := w.ctrl.Watch(source.Kind(w.mgr.GetCache(), o.newObject(), h)); err != nil {
 			return err
 		}
 		w.started[o.kind] = true
 	}
 	return nil
+}
+
+// ServedFromMapper asks a RESTMapper (discovery) which outputs exist. It
+// is used once, before the manager starts, to filter the cache by label;
+// afterwards the CRD watch says what is served (servedFromCRDs).
+func ServedFromMapper(m meta.RESTMapper) Served {
+	s := Served{}
+	for _, o := range outputKinds {
+		if _, err := m.RESTMapping(o.gvk.GroupKind()); err == nil {
+			s[o.kind] = true
+		}
+	}
+	return s
+}
+
+// ServedAtStart discovers the output kinds before a manager exists.
+func ServedAtStart(cfg *rest.Config) (Served, error) {
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := apiutil.NewDynamicRESTMapper(cfg, hc)
+	if err != nil {
+		return nil, err
+	}
+	return ServedFromMapper(m), nil
 }
 
 // isOutputCRD selects the CRDs of the output kinds.
@@ -68,15 +89,41 @@ func isOutputCRD(o client.Object) bool {
 // starts the watch on a new kind and reconciles every extension, so Auto
 // re-chooses (the old objects are removed only after the new ones exist).
 func (r *WasmExtensionReconciler) onOutputCRD(ctx context.Context, _ client.Object) []reconcile.Request {
-	if r.Served == nil {
-		return nil
+	served, err := r.served(ctx)
+	if err == nil {
+		err = r.watches.ensure(served)
 	}
-	if err := r.watches.ensure(r.Served()); err != nil {
+	if err != nil {
 		log.FromContext(ctx).Error(err, "Failed to watch a newly served output kind")
 	}
 	var list v1alpha1.WasmExtensionList
 	if err := r.List(ctx, &list); err != nil {
 		log.FromContext(ctx).Error(err, "Failed to list WasmExtensions after an output CRD changed")
+		return nil
+	}
+	return requestsFor(&list)
+}
+
+// secretIndex indexes extensions by every Secret they name: the pull
+// Secret and the Secrets holding their trust material.
+const secretIndex = ".spec.secretNames"
+
+func indexSecrets(o client.Object) []string {
+	ext := o.(*v1alpha1.WasmExtension)
+	names := trustSecretNames(ext)
+	if ref := ext.Spec.Module.PullSecretRef; ref != nil {
+		names = append(names, ref.Name)
+	}
+	return names
+}
+
+// extensionsForSecret maps a Secret to the extensions of its namespace that
+// name it (pull Secret, public keys, trusted root).
+func (r *WasmExtensionReconciler) extensionsForSecret(ctx context.Context, o client.Object) []reconcile.Request {
+	var list v1alpha1.WasmExtensionList
+	if err := r.List(ctx, &list, client.InNamespace(o.GetNamespace()),
+		client.MatchingFields{secretIndex: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "Failed to list WasmExtensions for Secret", "secret", client.ObjectKeyFromObject(o))
 		return nil
 	}
 	return requestsFor(&list)
@@ -90,3 +137,20 @@ func requestsFor(list *v1alpha1.WasmExtensionList) []reconcile.Request {
 	}
 	return reqs
 }
+
+// extensionChanged lets through the WasmExtension updates that need a
+// reconcile: a new generation of the spec, deletion starting, or a new
+// reconcile request (annotation).
+var extensionChanged = predicate.Or[client.Object](
+	predicate.GenerationChangedPredicate{},
+	predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			deleting := e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+			a := v1alpha1.ReconcileRequestAnnotation
+			return deleting || e.ObjectOld.GetAnnotations()[a] != e.ObjectNew.GetAnnotations()[a]
+		},
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	},
+)

@@ -11,6 +11,7 @@ package module
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -73,13 +74,9 @@ func (l *Loader) Load(ctx context.Context, req oci.Request, repository string, d
 	// share the result without pulling.
 	v, err, _ := l.flight.Do(key, func() (any, error) {
 		pulled = true
-		m, err := l.fetcher.Fetch(ctx, req, d)
+		m, info, err := l.pull(ctx, req, repository, d)
 		if err != nil {
 			return Facts{}, err
-		}
-		info, err := wasm.Inspect(ctx, m.Wasm)
-		if err != nil {
-			return Facts{}, fmt.Errorf("module %s: %w", key, err)
 		}
 		f := Facts{
 			Repository: repository, Digest: d.String(), SHA256: m.SHA256, Size: m.Size,
@@ -95,4 +92,36 @@ func (l *Loader) Load(ctx context.Context, req oci.Request, repository string, d
 		return Facts{}, false, err
 	}
 	return v.(Facts), pulled, nil
+}
+
+// pull fetches the module at repository@d and inspects it.
+func (l *Loader) pull(ctx context.Context, req oci.Request, repository string, d digest.Digest) (*oci.Module, wasm.Facts, error) {
+	m, err := l.fetcher.Fetch(ctx, req, d)
+	if err != nil {
+		return nil, wasm.Facts{}, err
+	}
+	info, err := wasm.Inspect(ctx, m.Wasm)
+	if err != nil {
+		return nil, wasm.Facts{}, fmt.Errorf("module %s@%s: %w", repository, d, err)
+	}
+	return m, info, nil
+}
+
+// ErrContentChanged means a digest-pinned pull returned bytes with another
+// sha256 than the one recorded.
+var ErrContentChanged = errors.New("module content changed")
+
+// Bytes pulls the module at repository@d again and returns its .wasm bytes
+// after the checks Load makes, and only if they still hash to wantSHA256
+// (the module server's refill after a restart or an eviction). It neither
+// reads nor fills the facts cache: the caller needs the bytes themselves.
+func (l *Loader) Bytes(ctx context.Context, req oci.Request, repository string, d digest.Digest, wantSHA256 string) ([]byte, error) {
+	m, _, err := l.pull(ctx, req, repository, d)
+	if err != nil {
+		return nil, err
+	}
+	if m.SHA256 != wantSHA256 {
+		return nil, fmt.Errorf("%w: %s@%s now holds sha256 %s, not %s", ErrContentChanged, repository, d, m.SHA256, wantSHA256)
+	}
+	return m.Wasm, nil
 }

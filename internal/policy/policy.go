@@ -30,6 +30,11 @@ type Policy struct {
 	InsecureRegistries []string
 	// RequireSignature refuses extensions without spec.verify.
 	RequireSignature bool
+	// RemoveUnverified removes an extension's rendered objects when the
+	// signature of the module they serve stops verifying (a key removed
+	// from its Secret). The default keeps them (last-known-good) and says
+	// so in status and a Warning Event.
+	RemoveUnverified bool
 }
 
 // Check returns an error wrapping ErrViolation when the extension may not

@@ -1,0 +1,72 @@
+package controllers
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+)
+
+// writeCounter counts the operator's API writes per namespace: every
+// request other than a read that its clients send (objects, status,
+// finalizers, deletions), and every Event it is asked to emit (counted when
+// asked, so an Event still queued in the broadcaster counts too; Event
+// requests themselves are not counted again).
+type writeCounter struct{ m sync.Map } // namespace -> *atomic.Int64
+
+func (w *writeCounter) add(ns string) {
+	v, _ := w.m.LoadOrStore(ns, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+// in returns the writes counted in namespace ns so far.
+func (w *writeCounter) in(ns string) int64 {
+	if v, ok := w.m.Load(ns); ok {
+		return v.(*atomic.Int64).Load()
+	}
+	return 0
+}
+
+// transport wraps the manager's HTTP transport.
+func (w *writeCounter) transport(rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		if req.Method != http.MethodGet && req.Method != http.MethodHead {
+			if ns, ok := namespaceOf(req.URL.Path); ok && !strings.Contains(req.URL.Path, "/events") {
+				w.add(ns)
+			}
+		}
+		return rt.RoundTrip(req)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// namespaceOf returns the namespace of a namespaced API path.
+func namespaceOf(path string) (string, bool) {
+	_, rest, ok := strings.Cut(path, "/namespaces/")
+	if !ok {
+		return "", false
+	}
+	ns, _, _ := strings.Cut(rest, "/")
+	return ns, ns != ""
+}
+
+// countingRecorder counts every Event the reconciler emits, in the
+// namespace of the object it is about.
+type countingRecorder struct {
+	recorder.EventRecorder
+	n *writeCounter
+}
+
+func (c countingRecorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+	if m, err := meta.Accessor(regarding); err == nil {
+		c.n.add(m.GetNamespace())
+	}
+	c.EventRecorder.Eventf(regarding, related, eventtype, reason, action, note, args...)
+}

@@ -1,0 +1,159 @@
+package controllers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+
+	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/oci"
+)
+
+var t0 = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+
+func TestNeedsResolution(t *testing.T) {
+	last := resolution{image: "r/x:v1", secretVersion: "7", generation: 3, requested: "a", at: t0}
+	with := func(f func(*resolution)) resolution { r := last; f(&r); return r }
+	for _, tc := range []struct {
+		name string
+		last *resolution
+		want resolution
+		now  time.Time
+		need bool
+	}{
+		{"never resolved", nil, last, t0, true},
+		{"same, within the interval", &last, last, t0.Add(9 * time.Minute), false},
+		{"interval passed", &last, last, t0.Add(10 * time.Minute), true},
+		{"image changed", &last, with(func(r *resolution) { r.image = "r/x:v2" }), t0, true},
+		{"transport changed", &last, with(func(r *resolution) { r.insecure = true }), t0, true},
+		{"pull Secret changed", &last, with(func(r *resolution) { r.secretVersion = "8" }), t0, true},
+		{"new generation (pluginConfig edited)", &last, with(func(r *resolution) { r.generation = 4 }), t0, true},
+		{"reconcile requested", &last, with(func(r *resolution) { r.requested = "b" }), t0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := needsResolution(tc.last, tc.want, tc.now, 10*time.Minute)
+			if got != tc.need || (got && why == "") {
+				t.Fatalf("needsResolution = %v (%q), want %v with a reason", got, why, tc.need)
+			}
+		})
+	}
+}
+
+func TestNeedsVerification(t *testing.T) {
+	spec := &v1alpha1.Verification{}
+	key := verificationKey{digest: newDigest, generation: 2, trust: "k=5"}
+	last := &verified{key: key, by: "key A"}
+	for _, tc := range []struct {
+		name       string
+		spec       *v1alpha1.Verification
+		last       *verified
+		lastFailed bool
+		want       verificationKey
+		need       bool
+	}{
+		{"no spec.verify", nil, nil, false, key, false},
+		{"never verified", spec, nil, false, key, true},
+		{"covered", spec, last, false, key, false},
+		{"earlier failure", spec, last, true, key, true},
+		{"new digest", spec, last, false, verificationKey{digest: oldDigest, generation: 2, trust: "k=5"}, true},
+		{"new generation", spec, last, false, verificationKey{digest: newDigest, generation: 3, trust: "k=5"}, true},
+		{"trust material changed", spec, last, false, verificationKey{digest: newDigest, generation: 2, trust: "k=6"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, why := needsVerification(tc.spec, tc.last, tc.lastFailed, tc.want)
+			if got != tc.need || (got && why == "") {
+				t.Fatalf("needsVerification = %v (%q), want %v with a reason", got, why, tc.need)
+			}
+		})
+	}
+}
+
+func TestNeedsPull(t *testing.T) {
+	res := oci.Resolved{Repository: "r/x", Digest: digest.Digest(newDigest)}
+	for _, tc := range []struct {
+		name string
+		m    *v1alpha1.ModuleStatus
+		need bool
+	}{
+		{"nothing rendered", nil, true},
+		{"status describes it", &v1alpha1.ModuleStatus{Repository: "r/x", Digest: newDigest, ABI: "proxy_abi_version_0_2_1"}, false},
+		{"another digest", &v1alpha1.ModuleStatus{Repository: "r/x", Digest: oldDigest, ABI: "proxy_abi_version_0_2_1"}, true},
+		{"another repository", &v1alpha1.ModuleStatus{Repository: "r/y", Digest: newDigest, ABI: "proxy_abi_version_0_2_1"}, true},
+		{"facts incomplete", &v1alpha1.ModuleStatus{Repository: "r/x", Digest: newDigest}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := needsPull(tc.m, res); got != tc.need {
+				t.Fatalf("needsPull = %v, want %v", got, tc.need)
+			}
+		})
+	}
+}
+
+func TestLiveDrifted(t *testing.T) {
+	ext := &v1alpha1.WasmExtension{ObjectMeta: metav1.ObjectMeta{Name: "f", UID: "u1"}}
+	ext.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("WasmExtension"))
+	owned := metav1.OwnerReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "WasmExtension", Name: "f", UID: "u1", Controller: ptr.To(true)}
+	desired := &clientext.WasmPlugin{ObjectMeta: metav1.ObjectMeta{Name: "f", Labels: map[string]string{"a": "1"},
+		Annotations: map[string]string{"b": "2"}, OwnerReferences: []metav1.OwnerReference{owned}}}
+	desired.Spec.Url = "oci://r/x@" + newDigest
+	spec := outputFor(v1alpha1.OutputWasmPlugin).spec
+	for _, tc := range []struct {
+		name    string
+		edit    func(*clientext.WasmPlugin)
+		drifted bool
+	}{
+		{"identical", func(*clientext.WasmPlugin) {}, false},
+		{"labels and annotations others added", func(w *clientext.WasmPlugin) { w.Labels["x"] = "y"; w.Annotations["z"] = "w" }, false},
+		{"spec edited", func(w *clientext.WasmPlugin) { w.Spec.Url = "oci://evil" }, true},
+		{"label changed", func(w *clientext.WasmPlugin) { w.Labels["a"] = "0" }, true},
+		{"annotation removed", func(w *clientext.WasmPlugin) { delete(w.Annotations, "b") }, true},
+		{"owner removed", func(w *clientext.WasmPlugin) { w.OwnerReferences = nil }, true},
+		{"another owner", func(w *clientext.WasmPlugin) { w.OwnerReferences[0].UID = types.UID("u2") }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			live := desired.DeepCopy()
+			tc.edit(live)
+			if got := liveDrifted(live, desired, spec, ext); got != tc.drifted {
+				t.Fatalf("liveDrifted = %v, want %v", got, tc.drifted)
+			}
+		})
+	}
+}
+
+func TestReconcileRequested(t *testing.T) {
+	ext := &v1alpha1.WasmExtension{}
+	if got := reconcileRequested(ext); got != "" {
+		t.Fatalf("no annotation: %q", got)
+	}
+	ext.Annotations = map[string]string{v1alpha1.ReconcileRequestAnnotation: "now"}
+	if got := reconcileRequested(ext); got != "now" {
+		t.Fatalf("new request: %q, want now", got)
+	}
+	ext.Status.LastHandledReconcileAt = "now"
+	if got := reconcileRequested(ext); got != "" {
+		t.Fatalf("handled request: %q, want none", got)
+	}
+}
+
+func TestJittered(t *testing.T) {
+	d := 10 * time.Minute
+	seen := map[time.Duration]bool{}
+	for _, uid := range []types.UID{"a", "b", "c", "d", "e", "f"} {
+		j := jittered(d, uid)
+		if j < d || j >= d+d/10 {
+			t.Fatalf("jittered(%v, %s) = %v, want in [d, 1.1d)", d, uid, j)
+		}
+		if j != jittered(d, uid) {
+			t.Fatalf("jittered is not stable for %s", uid)
+		}
+		seen[j] = true
+	}
+	if len(seen) < 4 {
+		t.Fatalf("jitter spreads 6 objects over only %d delays", len(seen))
+	}
+}
