@@ -5,15 +5,33 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// The last two rules below refuse at admission what the renderer refuses
+// later (internal/render: gatewayTargets and insertionPoints): an EnvoyFilter
+// cannot attach to a waypoint, and gateway listeners never see mode Server
+// traffic. istiod gives gateway listeners the workload mode CLIENT
+// (istio/istio pilot/pkg/model/extensions.go, workloadModeForListenerClass
+// and matchMode), so mode Server on Gateway or GatewayClass targets selects
+// nothing for a WasmPlugin or TrafficExtension either and is refused for
+// every output. (Not in the doc comment, so not in `kubectl explain`.)
+
 // WasmExtensionSpec is what a user asks for: which Wasm module to run, where
 // in the mesh, and how.
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.selector) && has(self.targetRefs))",message="set at most one of selector and targetRefs"
 // +kubebuilder:validation:XValidation:rule="!has(self.envoy) || self.output == 'EnvoyFilter'",message="envoy is only allowed with output EnvoyFilter"
+// +kubebuilder:validation:XValidation:rule="self.output != 'EnvoyFilter' || !has(self.targetRefs) || self.targetRefs.all(r, r.kind in ['Gateway', 'GatewayClass'])",message="output EnvoyFilter attaches only to Gateway and GatewayClass targets; a Service or ServiceEntry target attaches to a waypoint: use output WasmPlugin or TrafficExtension"
+// +kubebuilder:validation:XValidation:rule="!(has(self.targetRefs) && size(self.targetRefs) > 0 && self.targetRefs.all(r, r.kind in ['Gateway', 'GatewayClass']) && has(self.match) && size(self.match) > 0 && self.match.all(m, has(m.mode) && m.mode == 'Server'))",message="match selects no gateway traffic: mode Server is sidecar inbound only; on Gateway and GatewayClass targets use mode Client, ClientAndServer or no mode"
 type WasmExtensionSpec struct {
 	// module names the Proxy-Wasm module to run and how to pull it.
 	// +required
 	Module ModuleSource `json:"module"`
+
+	// suspend, when true, makes the operator change nothing for this
+	// extension: no tag resolve, no pull, no verification, no apply. The
+	// rendered objects stay as they are and status keeps saying what is
+	// rendered. Set it back to false (or remove it) to resume.
+	// +optional
+	Suspend bool `json:"suspend,omitempty"`
 
 	// verify requires a valid signature on the module before anything is
 	// rendered. The operator verifies the resolved manifest digest once and
@@ -55,8 +73,18 @@ type WasmExtensionSpec struct {
 	// +optional
 	Phase PluginPhase `json:"phase,omitempty"`
 
+	// Tie-breaking as istio/istio pilot/pkg/model/push_context.go does it:
+	// WasmPluginsByListenerInfo collects the proxy's own namespace, then the
+	// root namespace, each in initWasmPlugins' sortConfigByCreationTime order
+	// (creation time, then name), and stable-sorts by priority, higher first.
+
 	// priority orders extensions within the same phase: higher runs first.
-	// Ties are broken by namespace and name, as Istio does. Defaults to 0.
+	// Defaults to 0; the operator always writes it, so Istio's "unset runs
+	// last" never applies. Ties are broken as istiod breaks them: the
+	// workload's own namespace before Istio's root namespace, then the
+	// rendered object created first (then by name). Only distinct priorities
+	// give an order that does not depend on creation time. EnvoyFilter output
+	// is ordered among EnvoyFilters only, not against WasmPlugins.
 	// +optional
 	Priority *int32 `json:"priority,omitempty"`
 
@@ -90,10 +118,13 @@ type WasmExtensionSpec struct {
 	// +kubebuilder:validation:MaxItems=64
 	Env []EnvVar `json:"env,omitempty"`
 
-	// imagePullPolicy is passed on to the proxies. The rendered URL is
-	// pinned to a digest, so IfNotPresent (the default) is always correct;
-	// Always makes proxies re-check the registry when they reload.
+	// imagePullPolicy is passed on to the proxies with delivery from the
+	// registry (WasmPlugin and TrafficExtension output). The rendered URL is
+	// pinned to a digest, so IfNotPresent (the default, as in Istio) is
+	// always correct; Always makes proxies re-check the registry when they
+	// reload. EnvoyFilter output ignores it.
 	// +optional
+	// +kubebuilder:default=IfNotPresent
 	// +kubebuilder:validation:Enum=IfNotPresent;Always
 	ImagePullPolicy PullPolicy `json:"imagePullPolicy,omitempty"`
 
@@ -124,7 +155,7 @@ type ModuleSource struct {
 	Image string `json:"image"`
 
 	// digest pins the manifest digest the image must resolve to
-	// (sha256:<64 hex>). Anything else is refused with DigestMismatch.
+	// (sha256:<64 hex>). Anything else is refused with PinnedDigestMismatch.
 	// +optional
 	// +kubebuilder:validation:Pattern="^sha256:[a-f0-9]{64}$"
 	Digest string `json:"digest,omitempty"`
@@ -140,11 +171,16 @@ type ModuleSource struct {
 	// +optional
 	Insecure bool `json:"insecure,omitempty"`
 
-	// interval is how often a tag is resolved again to notice a new digest.
-	// Defaults to 10m. Ignored when image is pinned by digest.
+	// interval is how often a tag is resolved again to notice a new digest,
+	// a Go duration such as 10m or 1h30m. Defaults to 10m; at least 10s, so
+	// that no extension turns into a registry poll loop. Ignored when image
+	// is pinned by digest. To resolve now, set the
+	// reconcile.wasmext.io/requestedAt annotation.
 	// +optional
 	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern="^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
+	// +kubebuilder:validation:XValidation:rule="duration(self) >= duration('10s')",message="interval must be at least 10s; to resolve the tag now, set the reconcile.wasmext.io/requestedAt annotation"
 	Interval *metav1.Duration `json:"interval,omitempty"`
 }
 
@@ -245,10 +281,20 @@ type WorkloadSelector struct {
 	MatchLabels map[string]string `json:"matchLabels,omitempty"`
 }
 
+// The group/kind pairs of the rule below are the ones istiod accepts
+// (istio/istio pkg/config/validation: allowedTargetRefs in
+// validatePolicyTargetReference): core Service, networking.istio.io
+// ServiceEntry, gateway.networking.k8s.io Gateway and GatewayClass. A wrong
+// group would render an object that Istio's webhook refuses or that attaches
+// to nothing.
+
 // PolicyTargetReference names a resource the extension attaches to.
+//
+// +kubebuilder:validation:XValidation:rule="self.kind == 'Service' ? (!has(self.group) || size(self.group) == 0) : (has(self.group) && self.group == (self.kind == 'ServiceEntry' ? 'networking.istio.io' : 'gateway.networking.k8s.io'))",message="group must be gateway.networking.k8s.io for kind Gateway and GatewayClass, networking.istio.io for ServiceEntry, and empty for Service"
 type PolicyTargetReference struct {
 	// group of the target: `gateway.networking.k8s.io` for Gateway and
 	// GatewayClass, `networking.istio.io` for ServiceEntry, empty for Service.
+	// Required for every kind but Service.
 	// +optional
 	// +kubebuilder:validation:MaxLength=253
 	Group string `json:"group,omitempty"`
@@ -365,7 +411,8 @@ type WasmExtensionStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// conditions: Ready, Reconciling and Stalled (kstatus) and one per
-	// pipeline step: ModuleFetched, ModuleValidated, Rendered.
+	// pipeline step: ModuleFetched, ModuleVerified (only when spec.verify is
+	// set), ModuleValidated, Rendered.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -384,6 +431,17 @@ type WasmExtensionStatus struct {
 	// +listType=atomic
 	// +kubebuilder:validation:MaxItems=8
 	Rendered []RenderedObject `json:"rendered,omitempty"`
+
+	// Not length-capped: it echoes an annotation value verbatim, and a cap
+	// would make the status write fail instead of recording it.
+
+	// lastHandledReconcileAt is the value of the
+	// reconcile.wasmext.io/requestedAt annotation the operator last acted
+	// on (Flux's reconcile.fluxcd.io/requestedAt convention). Setting the
+	// annotation to a new value, e.g. the current time, makes the operator
+	// resolve the tag again now; this field then shows that it did.
+	// +optional
+	LastHandledReconcileAt string `json:"lastHandledReconcileAt,omitempty"`
 }
 
 // ModuleStatus describes a fetched and validated module.
