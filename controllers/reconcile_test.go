@@ -117,3 +117,16 @@ func TestSuspend(t *testing.T) {
 	update(t, ns, "suspended", func(e *v1alpha1.WasmExtension) { e.Spec.Suspend = false })
 	waitServes(t, ns, "suspended", d2)
 }
+
+// requestReconcile asks for a reconcile now, as a user would with
+// kubectl annotate (reconcile.wasmext.io/requestedAt).
+func requestReconcile(t *testing.T, ns, name string) {
+	t.Helper()
+	at := time.Now().UTC().Format(time.RFC3339Nano)
+	update(t, ns, name, func(e *v1alpha1.WasmExtension) {
+		if e.Annotations == nil {
+			e.Annotations = map[string]string{}
+		}
+		e.Annotations[v1alpha1.ReconcileRequestAnnotation] = at
+	})
+}

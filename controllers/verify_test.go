@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 	corev1 "k8s.io/api/core/v1"
@@ -110,13 +111,14 @@ func TestVerifyKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	ext := getExt(t, ns, "signed")
-	ext.Spec.Module.Interval = &metav1.Duration{Duration: 500 * 1e6}
+	ext.Spec.Module.Interval = &metav1.Duration{Duration: time.Minute}
 	if err := k8s.Update(ctx, ext); err != nil {
 		t.Fatal(err)
 	}
 	waitReady(t, ns, "signed") // generation 2 re-verified (a spec change)
 	reg.Reset()
 	pushT(t, reg, "acme/signed:v1", oci.FormatCNCF, wasmtest.ProxyWasmV2)
+	requestReconcile(t, ns, "signed")
 	waitCondition(t, ns, "signed", v1alpha1.ConditionStalled, metav1.ConditionTrue, v1alpha1.ReasonSignatureMissing)
 	wp, err := getWasmPlugin(ns, "signed")
 	if err != nil {

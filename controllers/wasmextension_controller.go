@@ -133,7 +133,7 @@ func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 
 func (r *WasmExtensionReconciler) now() time.Time {
 	if r.Clock == nil {
-		return time.Now()
+		return clock.RealClock{}.Now()
 	}
 	return r.Clock.Now()
 }
@@ -143,7 +143,8 @@ func (r *WasmExtensionReconciler) patchStatus(ctx context.Context, orig, ext *v1
 	if statusEqual(orig.Status, ext.Status) {
 		return nil
 	}
-	return r.Status().Patch(ctx, ext, client.MergeFrom(orig))
+	// An extension deleted meanwhile has no status to write.
+	return client.IgnoreNotFound(r.Status().Patch(ctx, ext, client.MergeFrom(orig)))
 }
 
 // Finalizer makes deletion wait until the rendered objects are gone. Owner

@@ -111,7 +111,6 @@ func TestTagMovedAndLastKnownGood(t *testing.T) {
 	ns := namespace(t)
 	d1 := pushT(t, reg, "acme/filter:stable", oci.FormatCNCF, wasmtest.ProxyWasm)
 	ext := newExtension(ns, "filter", reg.Ref("acme/filter:stable"))
-	ext.Spec.Module.Interval = &metav1.Duration{Duration: 500 * 1e6} // 500ms: re-resolve quickly
 	create(t, ext)
 	waitReady(t, ns, "filter")
 
@@ -119,6 +118,7 @@ func TestTagMovedAndLastKnownGood(t *testing.T) {
 	if d1 == d2 {
 		t.Fatal("fixtures must differ")
 	}
+	requestReconcile(t, ns, "filter")
 	eventually(t, "WasmPlugin pinned to the new digest", func() error {
 		wp, err := getWasmPlugin(ns, "filter")
 		if err != nil {
@@ -139,6 +139,7 @@ func TestTagMovedAndLastKnownGood(t *testing.T) {
 		{wasmtest.Invalid, v1alpha1.ReasonInvalidWasm},
 	} {
 		pushT(t, reg, "acme/filter:stable", oci.FormatCNCF, bad.wasm)
+		requestReconcile(t, ns, "filter")
 		got := waitCondition(t, ns, "filter", v1alpha1.ConditionStalled, metav1.ConditionTrue, bad.reason)
 		waitCondition(t, ns, "filter", v1alpha1.ConditionModuleValidated, metav1.ConditionFalse, bad.reason)
 		wp, err := getWasmPlugin(ns, "filter")
