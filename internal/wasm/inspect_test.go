@@ -25,70 +25,62 @@ var (
 	proxyFacts = Facts{ABI: "proxy_abi_version_0_2_1", Imports: proxyImports, Exports: proxyExports}
 )
 
+// inspectTests are modules and what Inspect must make of them.
+var inspectTests = []struct {
+	name    string
+	wasm    []byte
+	want    Facts
+	wantErr error
+	wantMsg []string // substrings the error message must contain
+}{
+	{name: "proxy wasm", wasm: wasmtest.ProxyWasm, want: proxyFacts},
+	{name: "proxy wasm v2", wasm: wasmtest.ProxyWasmV2, want: proxyFacts},
+	{name: "configure fails", wasm: wasmtest.ConfigureFails, want: proxyFacts},
+	{name: "configure traps", wasm: wasmtest.ConfigureTraps, want: proxyFacts},
+	{name: "variant", wasm: wasmtest.Variant(42), want: proxyFacts},
+	{
+		name:    "WASI command",
+		wasm:    wasmtest.NotProxyWasm,
+		wantErr: ErrNotProxyWasm,
+		wantMsg: []string{"proxy_abi_version_*", "_start, memory (memory)", "WASI command"},
+	},
+	{
+		name:    "garbage after header",
+		wasm:    wasmtest.Invalid,
+		wantErr: ErrInvalidWasm,
+		wantMsg: []string{"unknown section id 255"},
+	},
+	{name: "nil", wasm: nil, wantErr: ErrInvalidWasm, wantMsg: []string{"empty input"}},
+	{name: "empty", wasm: []byte{}, wantErr: ErrInvalidWasm, wantMsg: []string{"empty input"}},
+	{
+		name:    "truncated module",
+		wasm:    wasmtest.ProxyWasm[:len(wasmtest.ProxyWasm)/2],
+		wantErr: ErrInvalidWasm,
+	},
+	{name: "truncated header", wasm: []byte("\x00asm\x01"), wantErr: ErrInvalidWasm, wantMsg: []string{"truncated header"}},
+	{name: "header only", wasm: []byte("\x00asm\x01\x00\x00\x00"), wantErr: ErrNotProxyWasm, wantMsg: []string{"exports nothing"}},
+	{
+		name:    "version 2",
+		wasm:    []byte("\x00asm\x02\x00\x00\x00"),
+		wantErr: ErrInvalidWasm,
+		wantMsg: []string{"unsupported binary format version 02 00 00 00"},
+	},
+	{name: "gzip", wasm: []byte("\x1f\x8b\x08\x00rest"), wantErr: ErrInvalidWasm, wantMsg: []string{"gzip"}},
+	{name: "WAT", wasm: []byte("  (module)"), wantErr: ErrInvalidWasm, wantMsg: []string{"WAT"}},
+	{
+		name:    "HTML",
+		wasm:    []byte("<!DOCTYPE html><html>"),
+		wantErr: ErrInvalidWasm,
+		wantMsg: []string{`missing magic number \0asm, input starts with "<!DOCTYP"`},
+	},
+}
+
 func TestInspect(t *testing.T) {
-	tests := []struct {
-		name    string
-		wasm    []byte
-		want    Facts
-		wantErr error
-		wantMsg []string // substrings the error message must contain
-	}{
-		{name: "proxy wasm", wasm: wasmtest.ProxyWasm, want: proxyFacts},
-		{name: "proxy wasm v2", wasm: wasmtest.ProxyWasmV2, want: proxyFacts},
-		{name: "configure fails", wasm: wasmtest.ConfigureFails, want: proxyFacts},
-		{name: "configure traps", wasm: wasmtest.ConfigureTraps, want: proxyFacts},
-		{name: "variant", wasm: wasmtest.Variant(42), want: proxyFacts},
-		{
-			name:    "WASI command",
-			wasm:    wasmtest.NotProxyWasm,
-			wantErr: ErrNotProxyWasm,
-			wantMsg: []string{"proxy_abi_version_*", "_start, memory (memory)", "WASI command"},
-		},
-		{
-			name:    "garbage after header",
-			wasm:    wasmtest.Invalid,
-			wantErr: ErrInvalidWasm,
-			wantMsg: []string{"unknown section id 255"},
-		},
-		{name: "nil", wasm: nil, wantErr: ErrInvalidWasm, wantMsg: []string{"empty input"}},
-		{name: "empty", wasm: []byte{}, wantErr: ErrInvalidWasm, wantMsg: []string{"empty input"}},
-		{
-			name:    "truncated module",
-			wasm:    wasmtest.ProxyWasm[:len(wasmtest.ProxyWasm)/2],
-			wantErr: ErrInvalidWasm,
-		},
-		{name: "truncated header", wasm: []byte("\x00asm\x01"), wantErr: ErrInvalidWasm, wantMsg: []string{"truncated header"}},
-		{name: "header only", wasm: []byte("\x00asm\x01\x00\x00\x00"), wantErr: ErrNotProxyWasm, wantMsg: []string{"exports nothing"}},
-		{
-			name:    "version 2",
-			wasm:    []byte("\x00asm\x02\x00\x00\x00"),
-			wantErr: ErrInvalidWasm,
-			wantMsg: []string{"unsupported binary format version 02 00 00 00"},
-		},
-		{name: "gzip", wasm: []byte("\x1f\x8b\x08\x00rest"), wantErr: ErrInvalidWasm, wantMsg: []string{"gzip"}},
-		{name: "WAT", wasm: []byte("  (module)"), wantErr: ErrInvalidWasm, wantMsg: []string{"WAT"}},
-		{
-			name:    "HTML",
-			wasm:    []byte("<!DOCTYPE html><html>"),
-			wantErr: ErrInvalidWasm,
-			wantMsg: []string{`missing magic number \0asm, input starts with "<!DOCTYP"`},
-		},
-	}
-	for _, tt := range tests {
+	for _, tt := range inspectTests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Inspect(t.Context(), tt.wasm)
 			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("Inspect() error = %v, want %v", err, tt.wantErr)
-				}
-				for _, s := range tt.wantMsg {
-					if !strings.Contains(err.Error(), s) {
-						t.Errorf("error %q does not contain %q", err, s)
-					}
-				}
-				if got.ABI != "" || got.Imports != nil || got.Exports != nil {
-					t.Errorf("Inspect() = %+v with error, want zero Facts", got)
-				}
+				wantInspectError(t, got, err, tt.wantErr, tt.wantMsg...)
 				return
 			}
 			if err != nil {
@@ -98,6 +90,23 @@ func TestInspect(t *testing.T) {
 				t.Errorf("Inspect() = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// wantInspectError fails t unless Inspect returned zero Facts and an error
+// wrapping want whose message contains every one of msgs.
+func wantInspectError(t *testing.T, got Facts, err, want error, msgs ...string) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("Inspect() error = %v, want %v", err, want)
+	}
+	for _, s := range msgs {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not contain %q", err, s)
+		}
+	}
+	if got.ABI != "" || got.Imports != nil || got.Exports != nil {
+		t.Errorf("Inspect() = %+v with error, want zero Facts", got)
 	}
 }
 
@@ -171,16 +180,9 @@ func TestInspectABIMarkers(t *testing.T) {
 	if got.ABI != "proxy_abi_version_0_2_0" {
 		t.Errorf("ABI = %q, want proxy_abi_version_0_2_0: the first known marker in export order", got.ABI)
 	}
-	_, err = Inspect(t.Context(), wasmtest.UnknownABI)
-	if !errors.Is(err, ErrNotProxyWasm) {
-		t.Fatalf("unknown markers: error = %v, want ErrNotProxyWasm", err)
-	}
-	for _, s := range []string{"proxy_abi_version_0_3_0, proxy_abi_version_9", "does not know",
-		"proxy_abi_version_0_1_0, proxy_abi_version_0_2_0, proxy_abi_version_0_2_1"} {
-		if !strings.Contains(err.Error(), s) {
-			t.Errorf("error %q does not contain %q", err, s)
-		}
-	}
+	got, err = Inspect(t.Context(), wasmtest.UnknownABI)
+	wantInspectError(t, got, err, ErrNotProxyWasm, "proxy_abi_version_0_3_0, proxy_abi_version_9", "does not know",
+		"proxy_abi_version_0_1_0, proxy_abi_version_0_2_0, proxy_abi_version_0_2_1")
 }
 
 func TestAbiMarker(t *testing.T) {
@@ -208,16 +210,10 @@ func TestAbiMarker(t *testing.T) {
 
 // TestInspectHints checks which cause an ErrNotProxyWasm message suggests.
 func TestInspectHints(t *testing.T) {
-	_, err := Inspect(t.Context(), wasmtest.LegacySDK)
-	if !errors.Is(err, ErrNotProxyWasm) {
-		t.Fatalf("error = %v, want ErrNotProxyWasm", err)
-	}
+	got, err := Inspect(t.Context(), wasmtest.LegacySDK)
+	wantInspectError(t, got, err, ErrNotProxyWasm,
+		"SDK from before ABI markers existed", "rebuild it with a current Proxy-Wasm SDK", "proxy_on_configure")
 	msg := err.Error()
-	for _, s := range []string{"SDK from before ABI markers existed", "rebuild it with a current Proxy-Wasm SDK", "proxy_on_configure"} {
-		if !strings.Contains(msg, s) {
-			t.Errorf("error %q does not contain %q", msg, s)
-		}
-	}
 	// LegacySDK exports _start too, like most plugins: that must not make it
 	// a WASI command.
 	if strings.Contains(msg, "WASI command") {
