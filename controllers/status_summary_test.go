@@ -15,12 +15,7 @@ import (
 // (kstatus), observedGeneration, and what status.module and
 // status.rendered say afterwards.
 func TestSetStatus(t *testing.T) {
-	revoked := reached(v1alpha1.ConditionModuleVerified, fmt.Errorf("x: %w", verify.ErrSignatureInvalid))
-	revoked.resolved.Digest = oldDigest
-	revoked.revoked = true
-	removed := reached(v1alpha1.ConditionModuleVerified, fmt.Errorf("x: %w", verify.ErrSignatureInvalid))
-	removed.resolved.Digest = oldDigest
-	removed.revoked, removed.removed = true, true
+	revoked, removed := revokedScope(false), revokedScope(true)
 	type want struct {
 		ready, stalled, reconciling condWant
 		verified                    condWant
@@ -81,6 +76,15 @@ func TestSetStatus(t *testing.T) {
 	}
 }
 
+// revokedScope is a reconcile in which the rendered digest's signature no
+// longer verified, and its objects were removed if removed.
+func revokedScope(removed bool) *scope {
+	s := reached(v1alpha1.ConditionModuleVerified, fmt.Errorf("x: %w", verify.ErrSignatureInvalid))
+	s.resolved.Digest = oldDigest
+	s.revoked, s.removed = true, removed
+	return s
+}
+
 // TestSetStatusKeepsVerifiedAt: re-verifying the same digest by the same
 // key (after a trust change) keeps the recorded time, so status is unchanged.
 func TestSetStatusKeepsVerifiedAt(t *testing.T) {
@@ -123,7 +127,7 @@ func TestResultBackoffAndInterval(t *testing.T) {
 	if _, err := s.result(); err == nil {
 		t.Fatal("transient failure must return an error (backoff)")
 	}
-	s = reached(v1alpha1.ConditionModuleFetched, notFound)
+	s = reached(v1alpha1.ConditionModuleFetched, errNotFound)
 	s.ext = ext
 	res, err := s.result()
 	if err != nil || res.RequeueAfter < DefaultInterval || res.RequeueAfter > DefaultInterval+DefaultInterval/10 {

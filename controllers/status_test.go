@@ -100,11 +100,11 @@ func checkCond(t *testing.T, ext *v1alpha1.WasmExtension, typ string, w condWant
 }
 
 var (
-	yes      = condWant{metav1.ConditionTrue, v1alpha1.ReasonSucceeded}
-	absent   = condWant{}
-	no       = func(reason string) condWant { return condWant{metav1.ConditionFalse, reason} }
-	stalled  = func(reason string) condWant { return condWant{metav1.ConditionTrue, reason} }
-	notFound = fmt.Errorf("x: %w", oci.ErrNotFound)
+	yes         = condWant{metav1.ConditionTrue, v1alpha1.ReasonSucceeded}
+	absent      = condWant{}
+	no          = func(reason string) condWant { return condWant{metav1.ConditionFalse, reason} }
+	stalled     = func(reason string) condWant { return condWant{metav1.ConditionTrue, reason} }
+	errNotFound = fmt.Errorf("x: %w", oci.ErrNotFound)
 )
 
 func TestSetModuleFetched(t *testing.T) {
@@ -114,7 +114,7 @@ func TestSetModuleFetched(t *testing.T) {
 		want condWant
 	}{
 		{"pulled", okScope(), yes},
-		{"not found", reached(v1alpha1.ConditionModuleFetched, notFound), no(v1alpha1.ReasonNotFound)},
+		{"not found", reached(v1alpha1.ConditionModuleFetched, errNotFound), no(v1alpha1.ReasonNotFound)},
 		{"registry down", reached(v1alpha1.ConditionModuleFetched, errors.New("connection refused")), no(v1alpha1.ReasonFetchFailed)},
 		{"fetched but not proxy-wasm", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", wasm.ErrNotProxyWasm)), yes},
 		{"verification failed first: unchanged", reached(v1alpha1.ConditionModuleVerified, verify.ErrSignatureInvalid), absent},
@@ -139,7 +139,7 @@ func TestSetModuleVerified(t *testing.T) {
 		{"signature invalid", previouslyReady(), reached(v1alpha1.ConditionModuleVerified, fmt.Errorf("x: %w", verify.ErrSignatureInvalid)), no(v1alpha1.ReasonSignatureInvalid)},
 		{"registry error while verifying", previouslyReady(), reached(v1alpha1.ConditionModuleVerified, errors.New("EOF")), no(v1alpha1.ReasonVerificationFailed)},
 		{"Secret read failed", previouslyReady(), reached(v1alpha1.ConditionModuleVerified, fmt.Errorf("%w k: timeout", errSecretRead)), no(v1alpha1.ReasonSecretUnavailable)},
-		{"resolve failed first: unchanged", previouslyReady(), reached(v1alpha1.ConditionModuleFetched, notFound), absent},
+		{"resolve failed first: unchanged", previouslyReady(), reached(v1alpha1.ConditionModuleFetched, errNotFound), absent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			setModuleVerified(tc.ext, tc.s)
@@ -157,7 +157,7 @@ func TestSetModuleValidated(t *testing.T) {
 		{"valid", okScope(), yes},
 		{"not proxy-wasm", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", wasm.ErrNotProxyWasm)), no(v1alpha1.ReasonNotProxyWasm)},
 		{"invalid wasm", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", wasm.ErrInvalidWasm)), no(v1alpha1.ReasonInvalidWasm)},
-		{"fetch failed first: unchanged", reached(v1alpha1.ConditionModuleFetched, notFound), absent},
+		{"fetch failed first: unchanged", reached(v1alpha1.ConditionModuleFetched, errNotFound), absent},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ext := previouslyReady()

@@ -105,7 +105,23 @@ func TestVerifyKey(t *testing.T) {
 	waitCondition(t, ns, "wrongkey", v1alpha1.ConditionModuleVerified, metav1.ConditionFalse, v1alpha1.ReasonSignatureInvalid)
 	_ = other
 
-	// Re-point the verified tag to an unsigned digest: last-known-good stays.
+}
+
+// TestVerifyKeyLastKnownGood: a verified tag re-pointed to an unsigned
+// digest leaves the verified WasmPlugin as it was, and the unsigned
+// module's bytes are never pulled.
+func TestVerifyKeyLastKnownGood(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	ctx := context.Background()
+	trusted, pub := newKey(t)
+	keySecret(t, ns, "cosign-pub", pub)
+	d := pushT(t, reg, "acme/signed:v1", oci.FormatCNCF, wasmtest.ProxyWasm)
+	if err := verifytest.SignKeyBundle(ctx, reg.Host, "acme/signed", digest.Digest(d), trusted); err != nil {
+		t.Fatal(err)
+	}
+	create(t, keyVerified(ns, "signed", reg.Ref("acme/signed:v1"), "cosign-pub"))
+	waitReady(t, ns, "signed")
 	good, err := getWasmPlugin(ns, "signed")
 	if err != nil {
 		t.Fatal(err)

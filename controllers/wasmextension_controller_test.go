@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
-	eventsv1 "k8s.io/api/events/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -154,25 +153,9 @@ func TestTagMovedAndLastKnownGood(t *testing.T) {
 			t.Fatalf("status.module.digest = %s, want last-known-good %s", got.Status.Module.Digest, d2)
 		}
 	}
-	eventually(t, "Events for fetched, rendered and failed", func() error {
-		var list eventsv1.EventList
-		if err := k8s.List(context.Background(), &list, client.InNamespace(ns)); err != nil {
-			return err
-		}
-		seen := map[string]bool{}
-		for _, e := range list.Items {
-			if e.Regarding.Name == "filter" {
-				seen[e.Type+"/"+e.Reason] = true
-			}
-		}
-		for _, want := range []string{"Normal/" + EventRendered,
-			"Warning/" + v1alpha1.ReasonNotProxyWasm, "Warning/" + v1alpha1.ReasonInvalidWasm} {
-			if !seen[want] {
-				return fmt.Errorf("no %s Event; saw %v", want, seen)
-			}
-		}
-		return nil
-	})
+	waitEvent(t, ns, "filter", corev1.EventTypeNormal, EventRendered)
+	waitEvent(t, ns, "filter", corev1.EventTypeWarning, v1alpha1.ReasonNotProxyWasm)
+	waitEvent(t, ns, "filter", corev1.EventTypeWarning, v1alpha1.ReasonInvalidWasm)
 }
 
 // TestPullSecret: a missing, then wrong, then right pull Secret, each with
