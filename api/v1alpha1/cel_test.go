@@ -49,7 +49,7 @@ type celCase struct {
 
 const img = "module: {image: registry.example.com/acme/filter:1.0}\n"
 
-// Messages of the rules, as far as a test needs to recognise them.
+// Messages of the rules, as far as a test needs to recognize them.
 const (
 	msgSelectorOrTargets = "set at most one of selector and targetRefs"
 	msgEnvoyOnlyEF       = "envoy is only allowed with output EnvoyFilter"
@@ -214,7 +214,7 @@ func create(t *testing.T, obj *unstructured.Unstructured) error {
 // the first list item.
 func specField(t *testing.T, obj *unstructured.Unstructured, path string) string {
 	t.Helper()
-	var cur any = obj.Object["spec"]
+	cur := obj.Object["spec"]
 	for _, part := range strings.Split(path, ".") {
 		name, first := strings.CutSuffix(part, "[0]")
 		m, ok := cur.(map[string]any)
