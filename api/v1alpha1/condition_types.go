@@ -62,7 +62,8 @@ const (
 	ReasonSecretUnavailable = "SecretUnavailable"
 	// ReasonInvalidWasm: the bytes are not a valid WebAssembly module.
 	ReasonInvalidWasm = "InvalidWasm"
-	// ReasonNotProxyWasm: a valid Wasm module that exports no proxy_abi_version_* function.
+	// ReasonNotProxyWasm: a valid Wasm module that exports none of the ABI markers Envoy knows
+	// (proxy_abi_version_0_1_0, _0_2_0, _0_2_1), or only unknown ones.
 	ReasonNotProxyWasm = "NotProxyWasm"
 	// ReasonRenderFailed: the spec cannot be expressed as the Istio resource.
 	ReasonRenderFailed = "RenderFailed"

@@ -29,7 +29,7 @@ type Facts struct {
 	SHA256     string     // hex sha256 of the .wasm bytes
 	Size       int64      // size of the .wasm bytes
 	Format     oci.Format // packaging the bytes were found in
-	ABI        string     // proxy_abi_version_*
+	ABI        string     // the first ABI marker Envoy knows, e.g. proxy_abi_version_0_2_1
 	Imports    []string   // imported host functions, module.name
 }
 
