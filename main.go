@@ -1,5 +1,19 @@
-// Command manager runs the wasmext operator: it reconciles WasmExtensions
-// into digest-pinned Istio WasmPlugins.
+// Command manager runs the wasmext operator. It reconciles every
+// WasmExtension into the Istio objects that make proxies load its Wasm
+// module, pinned to the digest it verified:
+//
+//   - a TrafficExtension (extensions.istio.io/v1alpha1, Istio 1.32+),
+//   - a WasmPlugin (extensions.istio.io/v1alpha1), or
+//   - an EnvoyFilter (networking.istio.io/v1alpha3) holding the pair of
+//     patches Istio documents for remote Wasm (an ECDS filter and its
+//     extension config), whose code proxies fetch over HTTP from the
+//     operator's module server, with the module's SHA-256.
+//
+// spec.output picks one; Auto (the default) takes the first the cluster
+// serves, in that order, and switches when Istio's CRDs change. Every
+// replica runs the module server (--module-server-bind-address), which
+// serves verified .wasm at an unguessable path and re-pulls a module it no
+// longer holds; output EnvoyFilter needs its address (--module-server-url).
 package main
 
 import (
@@ -12,24 +26,19 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
-	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
-	clientnet "istio.io/client-go/pkg/apis/networking/v1alpha3"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/runtime"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/controllers"
 	"github.com/wasmext/wasmext/internal/cache"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
+	"github.com/wasmext/wasmext/internal/scheme"
 	"github.com/wasmext/wasmext/internal/verify"
 )
 
@@ -50,13 +59,31 @@ type options struct {
 	moduleURL       string
 	moduleToken     string
 	moduleBytes     string
-	modules         *cache.Server
 	zap             zap.Options
+
+	// Parsed from the flags above by parseFlags.
+	maxSize    resource.Quantity // --max-module-size
+	cacheBytes resource.Quantity // --module-cache-bytes
 }
 
+// parseFlags parses the operator's command line and checks it, so that a
+// bad flag fails before anything starts.
 func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	fs := pflag.NewFlagSet("wasmext", pflag.ContinueOnError)
+	o.define(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// define adds the operator's flags to fs; a new flag is one more line here
+// (and a check in validate).
+func (o *options) define(fs *pflag.FlagSet) {
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica reconciles at a time.")
@@ -81,13 +108,21 @@ func parseFlags(args []string) (*options, error) {
 		gofs.Var(f.Value, f.Name, f.Usage) // controller-runtime's --kubeconfig, read by ctrl.GetConfig
 	}
 	fs.AddGoFlagSet(gofs)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
+}
+
+// validate checks the parsed flags and parses the quantities.
+func (o *options) validate() error {
 	if o.concurrent < 1 || o.kubeAPIQPS <= 0 || o.kubeAPIBurst < 1 {
-		return nil, fmt.Errorf("--concurrent, --kube-api-qps and --kube-api-burst must be positive")
+		return fmt.Errorf("--concurrent, --kube-api-qps and --kube-api-burst must be positive")
 	}
-	return o, nil
+	var err error
+	if o.maxSize, err = resource.ParseQuantity(o.maxModuleSize); err != nil || o.maxSize.Value() <= 0 {
+		return fmt.Errorf("--max-module-size %q is not a positive quantity", o.maxModuleSize)
+	}
+	if o.cacheBytes, err = resource.ParseQuantity(o.moduleBytes); err != nil || o.cacheBytes.Value() <= 0 {
+		return fmt.Errorf("--module-cache-bytes %q is not a positive quantity", o.moduleBytes)
+	}
+	return nil
 }
 
 func main() {
@@ -103,22 +138,9 @@ func main() {
 	}
 }
 
-// Scheme holds the types the operator reads and writes.
-func Scheme() *runtime.Scheme {
-	s := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, apiextensionsv1.AddToScheme, v1alpha1.AddToScheme, clientext.AddToScheme, clientnet.AddToScheme} {
-		if err := add(s); err != nil {
-			panic(err)
-		}
-	}
-	return s
-}
-
+// run starts the manager with the reconciler, the probes and the module
+// server, and returns when ctx ends or the manager fails.
 func run(ctx context.Context, o *options) error {
-	maxSize, err := resource.ParseQuantity(o.maxModuleSize)
-	if err != nil || maxSize.Value() <= 0 {
-		return fmt.Errorf("--max-module-size %q is not a positive quantity", o.maxModuleSize)
-	}
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return err
@@ -129,8 +151,12 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return fmt.Errorf("discovering Istio CRDs: %w", err)
 	}
+	s, err := scheme.New()
+	if err != nil {
+		return err
+	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  Scheme(),
+		Scheme:                  s,
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
 		HealthProbeBindAddress:  o.probeAddr,
 		LeaderElection:          o.leaderElect,
@@ -141,21 +167,36 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: maxSize.Value(), UserAgent: "wasmext"})
+	modules, err := setUpReconciler(ctx, mgr, o)
+	if err != nil {
+		return err
+	}
+	if err := addProbes(mgr); err != nil {
+		return err
+	}
+	if err := addModuleServer(mgr, o.moduleAddr, modules); err != nil {
+		return err
+	}
+	ctrl.Log.Info("Starting operator", "maxModuleSize", o.maxSize.String(), "concurrent", o.concurrent)
+	return mgr.Start(ctx)
+}
+
+// setUpReconciler wires the fetcher, the module loader, the module store
+// and the Sigstore root into the reconciler and adds it to mgr. It returns
+// the module server, whose misses the reconciler refills.
+func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options) (*cache.Server, error) {
+	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: o.maxSize.Value(), UserAgent: "wasmext"})
 	publicGood := &verify.PublicGoodRoot{}
 	if o.sigstoreTUF {
 		go publicGood.Run(ctx, ctrl.Log.WithName("sigstore"), 5*time.Minute)
 	}
-	cacheBytes, err := resource.ParseQuantity(o.moduleBytes)
-	if err != nil || cacheBytes.Value() <= 0 {
-		return fmt.Errorf("--module-cache-bytes %q is not a positive quantity", o.moduleBytes)
-	}
 	if o.moduleToken == "" {
+		var err error
 		if o.moduleToken, err = cache.NewToken(); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	modules := &cache.Server{Store: cache.NewStore(cacheBytes.Value()), Token: o.moduleToken}
+	modules := &cache.Server{Store: cache.NewStore(o.cacheBytes.Value()), Token: o.moduleToken}
 	loader := module.NewLoader(fetcher, o.moduleCacheSize).KeepBytes(func(sha string, b []byte) {
 		if err := modules.Store.Put(sha, b); err != nil {
 			ctrl.Log.Info("Module not kept for serving", "sha256", sha, "error", err.Error())
@@ -176,41 +217,38 @@ func run(ctx context.Context, o *options) error {
 	if o.moduleURL != "" {
 		r.ModuleURL = func(sha string) string { return modules.URL(o.moduleURL, sha) }
 	}
-	o.modules = modules
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
-		return fmt.Errorf("setting up controller: %w", err)
+		return nil, fmt.Errorf("setting up controller: %w", err)
 	}
+	return modules, nil
+}
+
+// addProbes adds /healthz and /readyz.
+func addProbes(mgr ctrl.Manager) error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
 	// Ready once the informer caches have synced: before that a replica
 	// would reconcile against an empty view of the cluster.
-	if err := mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
+	return mgr.AddReadyzCheck("readyz", func(req *http.Request) error {
 		if !mgr.GetCache().WaitForCacheSync(req.Context()) {
 			return errors.New("informer caches have not synced")
 		}
 		return nil
-	}); err != nil {
-		return err
-	}
-	if err := addModuleServer(mgr, r, o); err != nil {
-		return err
-	}
-	ctrl.Log.Info("Starting operator", "maxModuleSize", maxSize.String(), "concurrent", o.concurrent)
-	return mgr.Start(ctx)
+	})
 }
 
 // addModuleServer serves verified modules from every replica (not only the
-// leader): proxies fetch them for output EnvoyFilter.
-func addModuleServer(mgr ctrl.Manager, _ *controllers.WasmExtensionReconciler, o *options) error {
-	if o.moduleAddr == "0" || o.moduleAddr == "" {
+// leader) at addr: proxies fetch them for output EnvoyFilter.
+func addModuleServer(mgr ctrl.Manager, addr string, modules *cache.Server) error {
+	if addr == "0" || addr == "" {
 		return nil
 	}
 	return mgr.Add(&manager.Server{
 		Name: "modules",
 		Server: &http.Server{
-			Addr:              o.moduleAddr,
-			Handler:           o.modules,
+			Addr:              addr,
+			Handler:           modules,
 			ReadHeaderTimeout: 10 * time.Second,
 		},
 	})
