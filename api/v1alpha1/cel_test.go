@@ -62,6 +62,7 @@ const (
 	msgEFWaypoint        = "output EnvoyFilter attaches only to Gateway and GatewayClass targets"
 	msgGatewayServer     = "match selects no gateway traffic: mode Server is sidecar inbound only"
 	msgGroupKind         = "group must be gateway.networking.k8s.io for kind Gateway and GatewayClass"
+	msgEFDelivery        = "output EnvoyFilter always loads the module from the operator's module server"
 )
 
 const (
@@ -83,6 +84,11 @@ var celCases = []celCase{
 	{"envoy with WasmPlugin", img + "output: WasmPlugin\nenvoy: {allowOnHeadersStopIteration: true}", msgEnvoyOnlyEF},
 	{"envoy with default output Auto", img + "envoy: {allowOnHeadersStopIteration: true}", msgEnvoyOnlyEF},
 	{"envoy with EnvoyFilter", img + "output: EnvoyFilter\nenvoy: {allowOnHeadersStopIteration: true}", ""},
+
+	// spec: delivery Registry not with output EnvoyFilter
+	{"EnvoyFilter with delivery Registry", img + "output: EnvoyFilter\ndelivery: Registry", msgEFDelivery},
+	{"EnvoyFilter with delivery Cache", img + "output: EnvoyFilter\ndelivery: Cache", ""},
+	{"WasmPlugin with delivery Registry", img + "output: WasmPlugin\ndelivery: Registry", ""},
 
 	// module.image: no scheme
 	{"image oci://", "module: {image: 'oci://registry.example.com/acme/filter:1.0'}", msgImageScheme},

@@ -99,6 +99,12 @@ const ReasonSuspended = "Suspended"
 
 // Output reasons.
 const (
+	// ReasonFormatNotLoadableByProxy: delivery Registry with a module format
+	// istio-agent cannot load; use delivery Cache.
+	ReasonFormatNotLoadableByProxy = "FormatNotLoadableByProxy"
+	// ReasonDeliveryUnavailable: delivery Cache (or output EnvoyFilter) but
+	// the operator runs no module server (--module-server-url).
+	ReasonDeliveryUnavailable = "DeliveryUnavailable"
 	// ReasonOutputUnavailable: the chosen output's CRD is not served by the cluster.
 	ReasonOutputUnavailable = "OutputUnavailable"
 )

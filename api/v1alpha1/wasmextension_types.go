@@ -19,6 +19,7 @@ import (
 //
 // +kubebuilder:validation:XValidation:rule="!(has(self.selector) && has(self.targetRefs))",message="set at most one of selector and targetRefs"
 // +kubebuilder:validation:XValidation:rule="!has(self.envoy) || self.output == 'EnvoyFilter'",message="envoy is only allowed with output EnvoyFilter"
+// +kubebuilder:validation:XValidation:rule="!(has(self.delivery) && self.delivery == 'Registry' && self.output == 'EnvoyFilter')",message="output EnvoyFilter always loads the module from the operator's module server: remove delivery Registry or choose output WasmPlugin or TrafficExtension"
 // +kubebuilder:validation:XValidation:rule="self.output != 'EnvoyFilter' || !has(self.targetRefs) || self.targetRefs.all(r, r.kind in ['Gateway', 'GatewayClass'])",message="output EnvoyFilter attaches only to Gateway and GatewayClass targets; a Service or ServiceEntry target attaches to a waypoint: use output WasmPlugin or TrafficExtension"
 // +kubebuilder:validation:XValidation:rule="!(has(self.targetRefs) && size(self.targetRefs) > 0 && self.targetRefs.all(r, r.kind in ['Gateway', 'GatewayClass']) && has(self.match) && size(self.match) > 0 && self.match.all(m, has(m.mode) && m.mode == 'Server'))",message="match selects no gateway traffic: mode Server is sidecar inbound only; on Gateway and GatewayClass targets use mode Client, ClientAndServer or no mode"
 type WasmExtensionSpec struct {
@@ -45,6 +46,21 @@ type WasmExtensionSpec struct {
 	// +optional
 	// +kubebuilder:default=Auto
 	Output OutputKind `json:"output,omitempty"`
+
+	// delivery says how the selected proxies obtain the module. Cache (the
+	// default whenever the operator runs its module server): they fetch the
+	// verified .wasm from the operator's in-cluster module server over HTTP,
+	// pinned by its sha256; every module format loads, no registry
+	// credentials reach the proxies, and the registry sees one pull per
+	// module instead of one per pod. Registry: they pull the digest-pinned
+	// oci:// reference themselves (istio-agent), which works only for the
+	// formats istio-agent reads (a Docker image or an OCI image whose one
+	// layer is tar+gzip holding plugin.wasm, or the two-layer solo.io image);
+	// any other format is refused with Reason FormatNotLoadableByProxy,
+	// because istio-agent would replace the plugin with a deny-all (FailClose)
+	// or allow-all (FailOpen) filter. Output EnvoyFilter always uses Cache.
+	// +optional
+	Delivery Delivery `json:"delivery,omitempty"`
 
 	// selector picks the workloads, by pod labels, in the extension's
 	// namespace (mesh-wide when the extension lives in Istio's root
@@ -245,6 +261,16 @@ const (
 	OutputWasmPlugin       OutputKind = "WasmPlugin"
 	OutputTrafficExtension OutputKind = "TrafficExtension"
 	OutputEnvoyFilter      OutputKind = "EnvoyFilter"
+)
+
+// Delivery is how proxies obtain the module.
+// +kubebuilder:validation:Enum=Cache;Registry
+type Delivery string
+
+// Deliveries.
+const (
+	DeliveryCache    Delivery = "Cache"
+	DeliveryRegistry Delivery = "Registry"
 )
 
 // PullPolicy is the proxies' image pull policy.
@@ -479,6 +505,15 @@ type ModuleStatus struct {
 	// verifiedAt is when the signature was verified.
 	// +optional
 	VerifiedAt *metav1.Time `json:"verifiedAt,omitempty"`
+	// delivery is how the proxies obtain the module: Cache or Registry.
+	// +optional
+	Delivery Delivery `json:"delivery,omitempty"`
+	// url is what the rendered objects tell the proxies to load: the
+	// module server's URL for Cache, the digest-pinned oci:// reference for
+	// Registry.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	URL string `json:"url,omitempty"`
 }
 
 // RenderedObject names an object rendered for an extension.
