@@ -109,16 +109,19 @@ func resyncInterval(resync string, verify bool, steady time.Duration) (time.Dura
 		return 0, nil
 	case "auto":
 		if verify && steady > 0 {
-			return max(time.Second, (steady / 2).Round(time.Second)), nil
+			return max(minInterval, (steady / 2).Round(time.Second)), nil
 		}
 		return 0, nil
 	}
 	d, err := time.ParseDuration(resync)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("-resync: %q is not auto, off or a positive duration", resync)
+	if err != nil || d < minInterval {
+		return 0, fmt.Errorf("-resync: %q is not auto, off or a duration of at least %s (the API's minimum)", resync, minInterval)
 	}
 	return d, nil
 }
+
+// minInterval is the smallest spec.module.interval the API admits.
+const minInterval = 10 * time.Second
 
 func main() {
 	o, err := parseFlags(flag.CommandLine, os.Args[1:]) // flag.CommandLine exits on a parse error or -h
