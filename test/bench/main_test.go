@@ -18,8 +18,8 @@ func TestParseFlags(t *testing.T) {
 	}{
 		{nil, []int{1, 500}, 30 * time.Second, ""}, // -resync auto with -verify: steady/2
 		{[]string{"-n", "1, 100", "-steady", "0"}, []int{1, 100}, 0, ""},
-		{[]string{"-steady", "3s"}, []int{1, 500}, 2 * time.Second, ""}, // 1.5s rounds to 2s
-		{[]string{"-steady", "1s"}, []int{1, 500}, time.Second, ""},     // never under 1s
+		{[]string{"-steady", "50s"}, []int{1, 500}, 25 * time.Second, ""},
+		{[]string{"-steady", "3s"}, []int{1, 500}, 10 * time.Second, ""}, // never under the API's 10s minimum
 		{[]string{"-verify=false"}, []int{1, 500}, 0, ""},
 		{[]string{"-resync", "off"}, []int{1, 500}, 0, ""},
 		{[]string{"-resync", "45s", "-verify=false"}, []int{1, 500}, 45 * time.Second, ""},
@@ -27,8 +27,9 @@ func TestParseFlags(t *testing.T) {
 		{[]string{"-n", "0"}, nil, 0, `-n: "0" is not a positive number`},
 		{[]string{"-modules", "0"}, nil, 0, "-modules, -namespaces, -creators and -concurrent must be positive"},
 		{[]string{"-concurrent", "0"}, nil, 0, "-modules, -namespaces, -creators and -concurrent must be positive"},
-		{[]string{"-resync", "soon"}, nil, 0, `-resync: "soon" is not auto, off or a positive duration`},
-		{[]string{"-resync", "-1s"}, nil, 0, `-resync: "-1s" is not auto, off or a positive duration`},
+		{[]string{"-resync", "soon"}, nil, 0, `-resync: "soon" is not auto, off or a duration of at least 10s (the API's minimum)`},
+		{[]string{"-resync", "-1s"}, nil, 0, `-resync: "-1s" is not auto, off or a duration of at least 10s (the API's minimum)`},
+		{[]string{"-resync", "5s"}, nil, 0, `-resync: "5s" is not auto, off or a duration of at least 10s (the API's minimum)`},
 	} {
 		fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
