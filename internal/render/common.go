@@ -29,24 +29,35 @@ const (
 // ErrInvalidSpec marks a spec that cannot be expressed as the Istio object.
 var ErrInvalidSpec = errors.New("invalid extension spec")
 
-// Module is what the operator verified about the module it renders.
+// Module is what the operator verified about the module it renders, and
+// where the proxies get it from (see the package doc, Delivery).
 type Module struct {
 	// Repository is registry/repository, without tag or digest.
 	Repository string
 	// Digest is the manifest digest ("sha256:<hex>") the tag resolved to.
 	Digest string
+	// SHA256 is the lowercase hex sha256 of the .wasm bytes (not of the
+	// manifest). Required with CacheURL; otherwise it is not rendered, since
+	// for an oci:// URL Istio would compare it with the manifest digest.
+	SHA256 string
+	// CacheURL is the http(s) URL at which the operator's module server
+	// serves these .wasm bytes. Set: delivery Cache, WasmPlugin and
+	// TrafficExtension tell the proxies to fetch CacheURL and check SHA256.
+	// Empty: delivery Registry, they pull URL() from the registry.
+	CacheURL string
 }
 
-// URL is the digest-pinned OCI URL of m, the only form the operator renders.
+// URL is the digest-pinned OCI URL of m: what the proxies pull with
+// delivery Registry, and what AnnotationModule records otherwise.
 func (m Module) URL() string { return "oci://" + m.Repository + "@" + m.Digest }
 
-// checkModule refuses a module that is not pinned to a digest: the operator
-// renders only what it verified.
+// checkModule refuses a module that is not pinned to a digest (the operator
+// renders only what it verified) and a Cache delivery it cannot express.
 func checkModule(m Module) error {
 	if m.Repository == "" || !strings.HasPrefix(m.Digest, "sha256:") {
 		return fmt.Errorf("%w: module %q@%q is not digest-pinned", ErrInvalidSpec, m.Repository, m.Digest)
 	}
-	return nil
+	return checkCacheDelivery(m)
 }
 
 // outputKind is what the preamble needs to know about one rendered kind.
@@ -79,6 +90,8 @@ type head struct {
 	// making the Struct for them too costs little and refuses a bad
 	// pluginConfig at the same point for every kind.
 	pluginConfig *structpb.Struct
+	// fetch is how a WasmPlugin or TrafficExtension names the module.
+	fetch proxyFetch
 }
 
 // preamble is where every renderer starts. It refuses what no object of
@@ -88,7 +101,8 @@ type head struct {
 // the managed-by and extension labels, and a controller owner reference to
 // ext, so that the object is garbage-collected with it. Every kind gets the
 // same name and labels, so switching outputs replaces one object by the
-// other.
+// other. The module annotation is added wherever the object's spec does not
+// name the OCI artifact: on EnvoyFilters, and with delivery Cache.
 func preamble(ext *v1alpha1.WasmExtension, m Module, k outputKind) (head, error) {
 	if err := checkModule(m); err != nil {
 		return head{}, err
@@ -118,8 +132,9 @@ func preamble(ext *v1alpha1.WasmExtension, m Module, k outputKind) (head, error)
 			}},
 		},
 		pluginConfig: cfg,
+		fetch:        moduleFetch(m, &ext.Spec),
 	}
-	if k.moduleAnnotation {
+	if k.moduleAnnotation || m.CacheURL != "" {
 		h.objectMeta.Annotations = map[string]string{AnnotationModule: m.URL()}
 	}
 	return h, nil
@@ -138,7 +153,12 @@ func priority(p *int32) *wrapperspb.Int32Value {
 }
 
 // pluginConfigObject checks that pluginConfig is a JSON object and decodes
-// it. A nil map means no configuration.
+// it. A nil map means no configuration: no pluginConfig, null, and the empty
+// object {} alike. Istio sends a plugin nothing (a zero-length
+// configuration in proxy_on_configure) both for a WasmPlugin or
+// TrafficExtension without pluginConfig and for one with {}; treating {} as
+// absent makes every output render the same and every plugin see the same
+// (see the package doc, Plugin configuration).
 func pluginConfigObject(raw *apiextensionsv1.JSON) (map[string]any, error) {
 	if raw == nil || len(raw.Raw) == 0 || string(raw.Raw) == "null" {
 		return nil, nil
@@ -146,6 +166,9 @@ func pluginConfigObject(raw *apiextensionsv1.JSON) (map[string]any, error) {
 	var m map[string]any
 	if err := json.Unmarshal(raw.Raw, &m); err != nil {
 		return nil, fmt.Errorf("%w: pluginConfig must be a JSON object: %v", ErrInvalidSpec, err)
+	}
+	if len(m) == 0 {
+		return nil, nil
 	}
 	return m, nil
 }

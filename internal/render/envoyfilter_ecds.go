@@ -125,8 +125,11 @@ func wasmPluginConfig(ext *v1alpha1.WasmExtension, name string, opts EnvoyFilter
 // configurationAny is pluginConfig as the plugin receives it in
 // proxy_on_configure: the JSON text, in a StringValue (which Envoy passes
 // through unwrapped). The JSON is the user's, compacted, so numbers keep
-// every digit (a Struct would turn them into doubles). No pluginConfig, no
-// configuration.
+// every digit (a Struct would turn them into doubles). No pluginConfig, or
+// an empty one ({} or null), gives no configuration: the plugin then sees a
+// zero-length configuration, which is what Istio sends it for a WasmPlugin
+// or TrafficExtension without pluginConfig or with {} (see
+// pluginConfigObject).
 func configurationAny(spec *v1alpha1.WasmExtensionSpec) (*anypb.Any, error) {
 	obj, err := pluginConfigObject(spec.PluginConfig)
 	if err != nil || obj == nil {

@@ -14,8 +14,11 @@ import (
 // WasmPlugin (see preamble), so switching outputs replaces one object by the
 // other.
 //
-// wasm.sha256 is left empty: the URL is already pinned to the manifest
-// digest, which is what Istio compares that field with for OCI images.
+// The module is named as in a WasmPlugin (see moduleFetch): wasm.url is
+// m.CacheURL with wasm.sha256 the .wasm's sha256 for delivery Cache, and
+// the digest-pinned m.URL() with an empty wasm.sha256 for delivery Registry
+// (the URL already pins the manifest digest, which is what Istio compares
+// that field with for OCI images).
 func TrafficExtension(ext *v1alpha1.WasmExtension, m Module) (*clientext.TrafficExtension, error) {
 	h, err := preamble(ext, m, kindTrafficExtension)
 	if err != nil {
@@ -30,9 +33,10 @@ func TrafficExtension(ext *v1alpha1.WasmExtension, m Module) (*clientext.Traffic
 		Priority:   priority(spec.Priority),
 		Match:      trafficExtensionMatch(spec.Match),
 		FilterConfig: &istioext.TrafficExtension_Wasm{Wasm: &istioext.WasmConfig{
-			Url:             m.URL(),
-			ImagePullPolicy: pullPolicy(spec.ImagePullPolicy),
-			ImagePullSecret: pullSecret(spec.Module),
+			Url:             h.fetch.url,
+			Sha256:          h.fetch.sha256,
+			ImagePullPolicy: h.fetch.pullPolicy,
+			ImagePullSecret: h.fetch.pullSecret,
 			PluginConfig:    h.pluginConfig,
 			PluginName:      spec.PluginName,
 			FailStrategy:    failStrategy(spec.FailStrategy),

@@ -10,7 +10,9 @@ import (
 
 // WasmPlugin renders the extensions.istio.io/v1alpha1 WasmPlugin for ext.
 // The object has ext's name and namespace and a controller owner reference
-// to ext, so it is garbage-collected with it (see preamble).
+// to ext, so it is garbage-collected with it (see preamble). The proxies
+// fetch m.CacheURL and check m.SHA256 when CacheURL is set, and pull m.URL()
+// otherwise (see moduleFetch).
 func WasmPlugin(ext *v1alpha1.WasmExtension, m Module) (*clientext.WasmPlugin, error) {
 	h, err := preamble(ext, m, kindWasmPlugin)
 	if err != nil {
@@ -21,9 +23,10 @@ func WasmPlugin(ext *v1alpha1.WasmExtension, m Module) (*clientext.WasmPlugin, e
 	wp.Spec = istioext.WasmPlugin{
 		Selector:        selector(spec.Selector),
 		TargetRefs:      targetRefs(spec.TargetRefs),
-		Url:             m.URL(),
-		ImagePullPolicy: pullPolicy(spec.ImagePullPolicy),
-		ImagePullSecret: pullSecret(spec.Module),
+		Url:             h.fetch.url,
+		Sha256:          h.fetch.sha256,
+		ImagePullPolicy: h.fetch.pullPolicy,
+		ImagePullSecret: h.fetch.pullSecret,
 		PluginConfig:    h.pluginConfig,
 		PluginName:      spec.PluginName,
 		Phase:           wasmPluginPhase(spec.Phase),
