@@ -30,7 +30,8 @@ const (
 var ErrInvalidSpec = errors.New("invalid extension spec")
 
 // Module is what the operator verified about the module it renders, and
-// where the proxies get it from (see the package doc, Delivery).
+// where the proxies get it from (see the package doc, "Delivery and plugin
+// configuration").
 type Module struct {
 	// Repository is registry/repository, without tag or digest.
 	Repository string
@@ -158,7 +159,7 @@ func priority(p *int32) *wrapperspb.Int32Value {
 // configuration in proxy_on_configure) both for a WasmPlugin or
 // TrafficExtension without pluginConfig and for one with {}; treating {} as
 // absent makes every output render the same and every plugin see the same
-// (see the package doc, Plugin configuration).
+// (see the package doc, "Delivery and plugin configuration").
 func pluginConfigObject(raw *apiextensionsv1.JSON) (map[string]any, error) {
 	if raw == nil || len(raw.Raw) == 0 || string(raw.Raw) == "null" {
 		return nil, nil

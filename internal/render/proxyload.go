@@ -33,10 +33,11 @@ type RegistryArtifact struct {
 }
 
 // ProxyLoadable reports whether istio-agent can load the module a from the
-// registry, as its image fetcher does (istio/istio pkg/wasm/imagefetcher.go,
-// see the package doc, Delivery): a Docker image whose last layer is
-// tar.gzip, an OCI image whose last layer is tar+gzip, or an OCI image of
-// exactly two layers one of which is the solo.io Wasm layer. When it cannot,
+// registry, by the rules of its image fetcher (istio/istio
+// pkg/wasm/imagefetcher.go; see the package doc, "Delivery and plugin
+// configuration"): a Docker image whose last layer is tar.gzip, an OCI
+// image whose last layer is tar+gzip, or an OCI image of exactly two layers
+// one of which is the solo.io Wasm layer. When it cannot,
 // why says so in words for the extension's status, naming the format and
 // telling the user to use delivery Cache; it is empty otherwise.
 func ProxyLoadable(a RegistryArtifact) (ok bool, why string) {
