@@ -27,56 +27,72 @@ type limits struct {
 // ErrUnsupportedFormat when the stream is not a readable archive or has no
 // plugin.wasm.
 func extractPluginWasm(r io.Reader, lim limits) ([]byte, error) {
+	b, _, err := extractWithLayout(r, lim)
+	return b, err
+}
+
+// extractWithLayout is extractPluginWasm, also saying whether the stream
+// was gzip and which earlier entry a reader taking the first file whose
+// base name is plugin.wasm (istio-agent) would read instead.
+func extractWithLayout(r io.Reader, lim limits) ([]byte, Layout, error) {
+	var l Layout
 	br := bufio.NewReader(r)
 	var src io.Reader = br
 	var capped *capReader
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, fmt.Errorf("%w: layer is not a readable gzip stream: %v", ErrUnsupportedFormat, err)
+			return nil, l, fmt.Errorf("%w: layer is not a readable gzip stream: %v", ErrUnsupportedFormat, err)
 		}
 		defer zr.Close()
 		capped = &capReader{r: zr, left: lim.decompressed}
 		src = capped
+		l.LayerGzip = true
 	}
-	wasm, err := findInTar(tar.NewReader(src), lim.module)
+	wasm, shadow, err := findInTar(tar.NewReader(src), lim.module)
 	if capped != nil && capped.hit {
-		return nil, fmt.Errorf("%w: layer decompresses to more than %d bytes", ErrTooLarge, lim.decompressed)
+		return nil, l, fmt.Errorf("%w: layer decompresses to more than %d bytes", ErrTooLarge, lim.decompressed)
 	}
-	return wasm, err
+	l.ShadowingEntry = shadow
+	return wasm, l, err
 }
 
-// findInTar walks tr to the plugin file and reads it, capped at limit bytes.
-func findInTar(tr *tar.Reader, limit int64) ([]byte, error) {
+// findInTar walks tr to the plugin file and reads it, capped at limit
+// bytes. shadow is the first earlier entry whose base name is plugin.wasm
+// too (e.g. lib/plugin.wasm), which a reader going by base name would take.
+func findInTar(tr *tar.Reader, limit int64) (b []byte, shadow string, err error) {
 	var seen []string
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%w: layer has no %s (entries: %s)", ErrUnsupportedFormat, pluginFile, listNames(seen))
+			return nil, shadow, fmt.Errorf("%w: layer has no %s (entries: %s)", ErrUnsupportedFormat, pluginFile, listNames(seen))
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: layer is not a readable tar archive: %v", ErrUnsupportedFormat, err)
+			return nil, shadow, fmt.Errorf("%w: layer is not a readable tar archive: %v", ErrUnsupportedFormat, err)
 		}
 		if !isPluginFile(hdr.Name) {
 			if len(seen) < 10 {
 				seen = append(seen, hdr.Name)
 			}
+			if shadow == "" && path.Base(hdr.Name) == pluginFile {
+				shadow = hdr.Name
+			}
 			continue
 		}
 		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA { //nolint:staticcheck // old writers still emit TypeRegA
-			return nil, fmt.Errorf("%w: %s in layer is not a regular file (tar type %q)", ErrUnsupportedFormat, hdr.Name, hdr.Typeflag)
+			return nil, shadow, fmt.Errorf("%w: %s in layer is not a regular file (tar type %q)", ErrUnsupportedFormat, hdr.Name, hdr.Typeflag)
 		}
 		if hdr.Size > limit {
-			return nil, fmt.Errorf("%w: %s is %d bytes, cap is %d", ErrTooLarge, pluginFile, hdr.Size, limit)
+			return nil, shadow, fmt.Errorf("%w: %s is %d bytes, cap is %d", ErrTooLarge, pluginFile, hdr.Size, limit)
 		}
 		b, err := io.ReadAll(io.LimitReader(tr, limit+1))
 		if err != nil {
-			return nil, fmt.Errorf("%w: reading %s from layer: %v", ErrUnsupportedFormat, pluginFile, err)
+			return nil, shadow, fmt.Errorf("%w: reading %s from layer: %v", ErrUnsupportedFormat, pluginFile, err)
 		}
 		if int64(len(b)) > limit {
-			return nil, fmt.Errorf("%w: %s is over %d bytes", ErrTooLarge, pluginFile, limit)
+			return nil, shadow, fmt.Errorf("%w: %s is over %d bytes", ErrTooLarge, pluginFile, limit)
 		}
-		return b, nil
+		return b, shadow, nil
 	}
 }
 

@@ -39,7 +39,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request, d digest.Digest) (*Mod
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	wasm, err := f.readModule(ctx, repo, sel)
+	wasm, layout, err := f.readModule(ctx, repo, sel)
 	if err != nil {
 		return nil, classify(err, fmt.Sprintf("read %s layer %s of %s", sel.Format, sel.Layer.Digest, what))
 	}
@@ -51,6 +51,7 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request, d digest.Digest) (*Mod
 		SHA256:     hex.EncodeToString(sum[:]),
 		Size:       int64(len(wasm)),
 		Format:     sel.Format,
+		Layout:     layout,
 	}, nil
 }
 
@@ -73,22 +74,27 @@ func readManifest(ctx context.Context, repo *remote.Repository, d digest.Digest)
 	return desc.MediaType, raw, nil
 }
 
-// readModule fetches the selected layer and returns the Wasm bytes.
-func (f *Fetcher) readModule(ctx context.Context, repo *remote.Repository, sel selection) ([]byte, error) {
+// readModule fetches the selected layer and returns the Wasm bytes and
+// how the artifact is laid out.
+func (f *Fetcher) readModule(ctx context.Context, repo *remote.Repository, sel selection) ([]byte, Layout, error) {
+	l := Layout{LayerMediaTypes: sel.LayerMediaTypes}
 	if sel.Layer.Size > f.lim.module {
-		return nil, fmt.Errorf("%w: layer is %d bytes, cap is %d", ErrTooLarge, sel.Layer.Size, f.lim.module)
+		return nil, l, fmt.Errorf("%w: layer is %d bytes, cap is %d", ErrTooLarge, sel.Layer.Size, f.lim.module)
 	}
 	rc, err := repo.Blobs().Fetch(ctx, sel.Layer)
 	if err != nil {
-		return nil, err
+		return nil, l, err
 	}
 	defer rc.Close()
 	body := io.LimitReader(rc, f.lim.module+1)
 	switch sel.Format {
 	case FormatDockerImage, FormatOCIImage:
-		return readImageLayer(body, sel.Layer, f.lim)
+		b, img, err := readImageLayer(body, sel.Layer, f.lim)
+		l.LayerGzip, l.ShadowingEntry = img.LayerGzip, img.ShadowingEntry
+		return b, l, err
 	default:
-		return content.ReadAll(body, sel.Layer)
+		b, err := content.ReadAll(body, sel.Layer)
+		return b, l, err
 	}
 }
 
@@ -96,20 +102,20 @@ func (f *Fetcher) readModule(ctx context.Context, repo *remote.Repository, sel s
 // the tar walker, then drains and verifies the rest. A digest mismatch wins
 // over any extraction error: garbage in a tampered layer is not the
 // image author's fault.
-func readImageLayer(body io.Reader, desc ocispec.Descriptor, lim limits) ([]byte, error) {
+func readImageLayer(body io.Reader, desc ocispec.Descriptor, lim limits) ([]byte, Layout, error) {
 	vr := content.NewVerifyReader(body, desc)
-	wasm, xerr := extractPluginWasm(vr, lim)
+	wasm, l, xerr := extractWithLayout(vr, lim)
 	_, derr := io.Copy(io.Discard, vr)
 	verr := vr.Verify()
 	switch {
 	case errors.Is(verr, content.ErrMismatchedDigest), errors.Is(verr, content.ErrTrailingData):
-		return nil, verr
+		return nil, l, verr
 	case xerr != nil:
-		return nil, xerr
+		return nil, l, xerr
 	case derr != nil:
-		return nil, derr
+		return nil, l, derr
 	case verr != nil:
-		return nil, verr
+		return nil, l, verr
 	}
-	return wasm, nil
+	return wasm, l, nil
 }

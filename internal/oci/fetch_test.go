@@ -176,3 +176,32 @@ func TestDigestPinned(t *testing.T) {
 	_, err := f.Resolve(ctx, request(reg, "acme/filter@"+missing.String()))
 	wantErr(t, err, oci.ErrNotFound, missing.String())
 }
+
+// TestFetchLayout: Fetch says how the artifact is packed, which decides
+// whether a proxy could pull it itself (delivery Registry).
+func TestFetchLayout(t *testing.T) {
+	reg, f := setup(t, oci.Options{})
+	for _, tc := range []struct {
+		name   string
+		format oci.Format
+		opts   []ocitest.PushOption
+		layers int
+		gzip   bool
+	}{
+		{"cncf", oci.FormatCNCF, nil, 1, false},
+		{"docker-image", oci.FormatDockerImage, nil, 2, true}, // the fixture has a base layer
+		{"oci-image-tar", oci.FormatOCIImage, []ocitest.PushOption{ocitest.Gzip(false)}, 2, false},
+		{"solo", oci.FormatSolo, nil, 1, false}, // config in the manifest's config, not a layer
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := push(t, reg, "layout/"+tc.name+":v1", tc.format, module(tc.name), tc.opts...)
+			m, err := f.Fetch(context.Background(), request(reg, "layout/"+tc.name+":v1"), d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(m.Layout.LayerMediaTypes) != tc.layers || m.Layout.LayerGzip != tc.gzip {
+				t.Fatalf("layout = %+v, want %d layers, gzip %v", m.Layout, tc.layers, tc.gzip)
+			}
+		})
+	}
+}

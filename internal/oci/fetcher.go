@@ -108,6 +108,20 @@ type Module struct {
 	SHA256     string // lowercase hex of sha256(Wasm)
 	Size       int64  // len(Wasm)
 	Format     Format
+	Layout     Layout
+}
+
+// Layout is how a module's artifact is packed, as far as a proxy pulling
+// it from the registry itself would care (istio-agent goes by layer media
+// types and takes the first tar entry whose base name is plugin.wasm).
+type Layout struct {
+	// LayerMediaTypes are the manifest's layer media types, in order.
+	LayerMediaTypes []string
+	// LayerGzip: for image formats, the layer's bytes are a gzip stream.
+	LayerGzip bool
+	// ShadowingEntry: for image formats, an entry before plugin.wasm whose
+	// base name is plugin.wasm too (e.g. lib/plugin.wasm); empty if none.
+	ShadowingEntry string
 }
 
 // repository builds an oras-go repository for ref that authenticates with

@@ -76,6 +76,8 @@ type manifest struct {
 type selection struct {
 	Format Format
 	Layer  ocispec.Descriptor
+	// LayerMediaTypes are the media types of all the manifest's layers.
+	LayerMediaTypes []string
 }
 
 // selectFormat decides which format a manifest is in and which layer holds
@@ -105,6 +107,9 @@ func selectFormat(contentType string, raw []byte) (selection, error) {
 		return selection{}, err
 	}
 	if ok {
+		for _, l := range m.Layers {
+			sel.LayerMediaTypes = append(sel.LayerMediaTypes, l.MediaType)
+		}
 		return sel, checkDescriptor(sel.Layer)
 	}
 	return selection{}, fmt.Errorf("%w: media types %s are not a Wasm artifact; %s", ErrUnsupportedFormat, describe(mt, m), supportedFormats)
