@@ -15,20 +15,133 @@
 //
 // # Ordering
 //
-// Several extensions on the same proxy run in this order (see Order):
+// Several extensions on one proxy run in the order istiod gives WasmPlugins
+// (see Order; WasmPluginsByListenerInfo and sortConfigByCreationTime in
+// istio/istio pilot/pkg/model/push_context.go):
 //
 //  1. by phase: AUTHN, AUTHZ, STATS, then extensions without a phase;
 //  2. within a phase by priority, higher first (unset counts as 0);
-//  3. ties by namespace, then name.
+//  3. the workload's own namespace before the mesh's root namespace;
+//  4. older first (creation time), then by name.
 //
 // WasmPlugin and TrafficExtension carry phase and priority and Istio orders
-// them itself. Two caveats: Istio treats an unset WasmPlugin priority as the
-// lowest possible value, so the renderers always write the priority (0 when
-// unset) to keep the documented default; and Istio breaks ties by the
-// rendered objects' creationTimestamp before their name and namespace, which
-// the operator cannot pin, so only distinct priorities give a guaranteed
-// order. For EnvoyFilter, the order is encoded in the EnvoyFilter priority
-// and the insertion anchor: see envoyFilterPriority.
+// them itself. Istio treats an unset WasmPlugin priority as the lowest
+// possible value, so the renderers always write the priority (0 when unset)
+// to keep the documented default. Istio reads the creation time of the
+// rendered objects, not of the extensions: at equal priority the order is
+// the order the operator created the objects in, so only distinct
+// priorities give an order that survives an object being recreated.
+//
+// istiod applies EnvoyFilters by their priority, then root namespace first,
+// then creation time and name (EnvoyFilters in push_context.go), and each
+// patch sees the chain the ones before it left. envoyFilterPriority encodes
+// phase, priority and namespace into the EnvoyFilter priority so that the
+// filters are applied, and so run, in Order; where each one goes is the
+// next section.
+//
+// Priorities do not order extensions rendered as EnvoyFilters against those
+// rendered as WasmPlugins or TrafficExtensions. istiod builds each chain with
+// the WasmPlugin and TrafficExtension filters already in their phase's slot
+// (extension.PopAppendHTTP in buildHTTPConnectionManager) and only then
+// applies the EnvoyFilters to the finished chain (patchListeners in
+// pilot/pkg/networking/core/listener_builder.go). An EnvoyFilter-rendered
+// filter goes right before its anchor: after every WasmPlugin filter of its
+// phase whatever their priorities and, where the anchor is a later filter
+// because an optional one is missing, after WasmPlugin filters of later
+// phases too (an AUTHN EnvoyFilter on a workload without RequestAuthentication
+// and AuthorizationPolicy runs after all of them). The extensions of one
+// workload should all use one output.
+//
+// # EnvoyFilter placement
+//
+// Istio builds its chains with the Wasm filters of each phase in these
+// slots (◆), and the optional filters in brackets only when something asks
+// for them (buildHTTPConnectionManager in listener_builder.go,
+// buildCompleteNetworkFilters in networkfilter.go,
+// buildInboundNetworkFiltersForHTTP in listener_inbound.go,
+// buildListenerFromEntry in listener.go and buildGatewayTCPBasedFilterChains
+// in gateway.go, all in istio/istio pilot/pkg/networking/core/; HTTP filters
+// are envoy.filters.http.<name>, network filters envoy.filters.network.<name>,
+// except istio.* and istio_authn):
+//
+//	HTTP (the HCM's filters):
+//	  istio.metadata_exchange, [rbac, ext_authz: CUSTOM policy], ◆AUTHN,
+//	  [jwt_authn, istio_authn: RequestAuthentication], ◆AUTHZ,
+//	  [rbac: ALLOW/DENY policy], ◆STATS, ◆unset, [grpc_web: gRPC-Web port],
+//	  grpc_stats, [istio.alpn: outbound and gateways], fault, cors,
+//	  [istio.stats: metrics], router
+//	TCP:
+//	  [istio.metadata_exchange: inbound], [rbac, ext_authz: CUSTOM policy],
+//	  ◆AUTHN, ◆AUTHZ, [rbac: ALLOW/DENY policy], ◆STATS, ◆unset,
+//	  [istio.stats: metrics], then tcp_proxy, mongo_proxy and tcp_proxy,
+//	  mysql_proxy and tcp_proxy, or redis_proxy
+//	network filters of an HTTP chain:
+//	  [istio.metadata_exchange: inbound], ◆AUTHN, ◆AUTHZ, ◆STATS, ◆unset,
+//	  http_connection_manager
+//
+// Outbound sidecars have no authentication or authorization filters;
+// gateways have all of the above (context GATEWAY).
+//
+// An EnvoyFilter INSERT_BEFORE or INSERT_AFTER names the filter it goes
+// next to; when that filter is missing it does nothing, and two patches on
+// two anchors insert twice when both exist (insertBeforeFunc and
+// patchHTTPFilters in pilot/pkg/networking/core/envoyfilter/listener_patch.go).
+// So each phase has a list of anchors (phaseAnchors) and its filter goes
+// right before the first of them, in the chain's order, that the chain
+// holds. slotPatches does that with a placeholder: INSERT_BEFORE each
+// anchor, REPLACE the first placeholder with the filter (REPLACE acts on the
+// first match), REMOVE the others (REMOVE acts on all). The last anchor of
+// each list is in every chain Istio gives Wasm filters, so the filter is
+// there exactly once. "After the last of these filters that exists" cannot
+// be written at all: what a patch does at a filter depends only on the
+// filters before it. The lists:
+//
+//	HTTP AUTHN   jwt_authn, rbac, grpc_web, grpc_stats
+//	HTTP AUTHZ   rbac, grpc_web, grpc_stats
+//	HTTP STATS   grpc_web, grpc_stats
+//	HTTP unset   grpc_web, grpc_stats (after STATS: envoyFilterPriority)
+//	TCP AUTHN    rbac, istio.stats, mongo_proxy, mysql_proxy, redis_proxy,
+//	and AUTHZ    tcp_proxy, http_connection_manager
+//	TCP STATS    istio.stats, mongo_proxy, mysql_proxy, redis_proxy,
+//	and unset    tcp_proxy, http_connection_manager
+//
+// Each list is what follows the phase's slot in Istio's chain, optional
+// filters first: AUTHN goes before authentication (jwt_authn; istio_authn
+// only comes with it) or, without it, before authorization; AUTHZ before
+// Istio's RBAC; STATS and unset before grpc_web, which would hand them gRPC
+// instead of gRPC-Web, and so before istio.alpn and istio.stats; on TCP
+// before the network RBAC, the stats filter and the terminal stack
+// (buildNetworkFiltersStack in networkfilter.go), the HCM on HTTP chains.
+// Without a CUSTOM AuthorizationPolicy that is exactly Istio's slot in every
+// chain above.
+//
+// With a CUSTOM AuthorizationPolicy it is not: Istio puts a shadow RBAC
+// filter with the local one's name before ext_authz, a match on names
+// cannot tell the two apart, and the first rbac is the CUSTOM one. AUTHN and
+// AUTHZ then run right after metadata exchange, before ext_authz, and AUTHZ
+// before jwt_authn (without JWT claims). No EnvoyFilter can do better: up to
+// that shadow filter the chain is the same as on a workload with only an
+// ALLOW/DENY policy, where the filter must go right there. Leaving rbac out
+// of the lists would instead put AUTHZ after Istio's RBAC has decided on
+// every workload with an ALLOW/DENY policy. Either way the phases keep their
+// meaning: AUTHZ never runs after an RBAC filter, AUTHN never after
+// jwt_authn, STATS and unset never after istio.stats.
+//
+// The network anchors also match chains that Istio builds without Wasm
+// filters, so network filters are then taken out of them with REMOVE
+// patches (networkExclusions): the inbound virtualInbound-blackhole chain,
+// the HBONE connect_terminate listener, the outbound listeners'
+// PassthroughFilterChain and the virtualOutbound listener. HTTP filters
+// need none: every HCM with grpc_stats gets Wasm filters from Istio, and the
+// connect_terminate HCM has none of the anchors. Not checked against Istio:
+// the connect-originate listeners of east-west gateways in ambient
+// multi-network meshes.
+//
+// The patch-application tests (patchapply_test.go, placement_test.go,
+// placement_cases_test.go) apply the rendered patches the way
+// listener_patch.go does to models of these chains, for every phase and
+// type, on inbound and outbound sidecars and gateways, with and without
+// each optional filter.
 //
 // # Delivery and plugin configuration
 //

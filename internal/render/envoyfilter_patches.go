@@ -11,72 +11,52 @@ import (
 	"github.com/wasmext/wasmext/api/v1alpha1"
 )
 
-// Names of filters Istio puts in every chain it generates, used as insertion
-// anchors.
+// Names of the filters Istio generates that the rendered patches anchor on.
+// See the package doc, "EnvoyFilter placement", for why each one.
 const (
-	filterHCM       = "envoy.filters.network.http_connection_manager"
-	filterTCPProxy  = "envoy.filters.network.tcp_proxy"
-	filterGRPCStats = "envoy.filters.http.grpc_stats"
-	filterFault     = "envoy.filters.http.fault"
-	filterRouter    = "envoy.filters.http.router"
+	filterHCM        = "envoy.filters.network.http_connection_manager"
+	filterTCPProxy   = "envoy.filters.network.tcp_proxy"
+	filterMongoProxy = "envoy.filters.network.mongo_proxy"
+	filterMySQLProxy = "envoy.filters.network.mysql_proxy"
+	filterRedisProxy = "envoy.filters.network.redis_proxy"
+	filterNetRBAC    = "envoy.filters.network.rbac"
+	filterIstioStats = "istio.stats"
+	filterJWTAuthn   = "envoy.filters.http.jwt_authn"
+	filterHTTPRBAC   = "envoy.filters.http.rbac"
+	filterGRPCWeb    = "envoy.filters.http.grpc_web"
+	filterGRPCStats  = "envoy.filters.http.grpc_stats"
 )
 
-// placement is where a phase puts the filter: INSERT_FIRST, or
-// INSERT_BEFORE each of anchors (one patch per anchor).
-type placement struct {
-	op      networking.EnvoyFilter_Patch_Operation
-	anchors []string
+// phaseAnchors are, in the order Istio generates them, the filters that a
+// filter of phase p and type t must run before: the patches put it right
+// before the first of them that a chain holds (see slotPatches). The last
+// anchor is in every chain Istio puts Wasm filters of type t on; the others
+// exist only under some policy or protocol, which is why there are several.
+// The package doc ("EnvoyFilter placement") says why these, phase by phase.
+func phaseAnchors(t v1alpha1.PluginType, p v1alpha1.PluginPhase) []string {
+	if t == v1alpha1.PluginTypeNetwork {
+		// Everything Istio puts after the STATS and unset phases: TCP stats,
+		// then the terminal stack (buildNetworkFiltersStack) or the HCM.
+		tail := []string{filterIstioStats, filterMongoProxy, filterMySQLProxy, filterRedisProxy, filterTCPProxy, filterHCM}
+		if p == v1alpha1.PhaseAuthn || p == v1alpha1.PhaseAuthz {
+			return append([]string{filterNetRBAC}, tail...)
+		}
+		return tail
+	}
+	tail := []string{filterGRPCWeb, filterGRPCStats}
+	switch p {
+	case v1alpha1.PhaseAuthn:
+		return append([]string{filterJWTAuthn, filterHTTPRBAC}, tail...)
+	case v1alpha1.PhaseAuthz:
+		return append([]string{filterHTTPRBAC}, tail...)
+	}
+	return tail
 }
 
-// Where each phase inserts the filter.
-//
-// Istio builds an HTTP chain as
-//
-//	istio.metadata_exchange, [ext_authz], ◆AUTHN, [jwt_authn], ◆AUTHZ,
-//	[rbac…], ◆STATS, ◆unset, grpc_stats, [istio.alpn], fault, cors,
-//	[istio.stats], router
-//
-// (◆ = where Istio puts WasmPlugins of that phase; [x] = only present under
-// some condition). An EnvoyFilter INSERT_BEFORE whose anchor is missing is
-// silently not applied, and the natural anchors are conditional: jwt_authn
-// exists only with a RequestAuthentication, rbac only with an
-// AuthorizationPolicy, neither ever on outbound listeners, istio.stats only
-// with metrics enabled. So each phase anchors on a filter Istio always
-// generates, as close to Istio's position as that allows:
-//
-//	AUTHN  INSERT_FIRST (before metadata exchange and ext_authz, so still
-//	       before every authentication filter)
-//	AUTHZ  before grpc_stats: after jwt_authn (JWT claims are available)
-//	       but after Istio's RBAC too, so it cannot feed headers to RBAC
-//	STATS  before fault: after grpc_stats, before istio.stats
-//	unset  before router, as the WasmExtension API documents
-//
-// A network (TCP) chain is [metadata_exchange], [ext_authz], ◆AUTHN, ◆AUTHZ,
-// [rbac], ◆STATS, ◆unset, [istio.stats], then tcp_proxy or, on HTTP chains,
-// the HTTP connection manager. AUTHN goes first; the other phases go before
-// the terminal filter (so after Istio's network RBAC and stats filters), one
-// patch for each kind of terminal, and keep their relative order through the
-// EnvoyFilter priority (envoyFilterPriority). Outbound chains for a protocol
-// filter Istio knows (MySQL, Mongo) get the filter after it, right before
-// tcp_proxy.
-func phasePlacement(t v1alpha1.PluginType, p v1alpha1.PluginPhase) placement {
-	if p == v1alpha1.PhaseAuthn {
-		return placement{op: networking.EnvoyFilter_Patch_INSERT_FIRST}
-	}
-	before := func(anchors ...string) placement {
-		return placement{op: networking.EnvoyFilter_Patch_INSERT_BEFORE, anchors: anchors}
-	}
-	if t == v1alpha1.PluginTypeNetwork {
-		return before(filterTCPProxy, filterHCM)
-	}
-	switch p {
-	case v1alpha1.PhaseAuthz:
-		return before(filterGRPCStats)
-	case v1alpha1.PhaseStats:
-		return before(filterFault)
-	}
-	return before(filterRouter)
-}
+// placeholderName names the stand-in filter slotPatches moves into place.
+// Kubernetes names hold no "/", so it is never another extension's
+// FilterName.
+func placeholderName(name string) string { return name + "/placeholder" }
 
 // insertionPoint is one place the filter patch applies: a patch context and
 // a listener port (0: every port).
@@ -145,32 +125,65 @@ func insertionPoints(sel []v1alpha1.TrafficSelector, gateway bool) ([]insertionP
 	return out, nil
 }
 
-// filterPatches are the HTTP_FILTER (NETWORK_FILTER) patches inserting the
-// ECDS filter called name at every insertion point.
+// filterPatches are the HTTP_FILTER (NETWORK_FILTER) patches that insert
+// the ECDS filter called name, once, at its phase's place in every chain
+// the insertion points select, and, for a network filter, take it out of
+// the chains Istio never puts network Wasm filters on.
 func filterPatches(t v1alpha1.PluginType, p v1alpha1.PluginPhase, name string, points []insertionPoint) ([]*networking.EnvoyFilter_EnvoyConfigObjectPatch, error) {
-	value, err := filterValue(t, name)
+	filter, err := filterValue(t, name)
 	if err != nil {
 		return nil, err
 	}
-	pl := phasePlacement(t, p)
-	anchors := pl.anchors
-	if len(anchors) == 0 {
-		anchors = []string{""}
+	placeholder, err := filterValue(t, placeholderName(name))
+	if err != nil {
+		return nil, err
 	}
+	anchors := phaseAnchors(t, p)
 	var out []*networking.EnvoyFilter_EnvoyConfigObjectPatch
 	for _, pt := range points {
-		for _, anchor := range anchors {
-			out = append(out, &networking.EnvoyFilter_EnvoyConfigObjectPatch{
-				ApplyTo: applyTo(t),
-				Match: &networking.EnvoyFilter_EnvoyConfigObjectMatch{
-					Context:     pt.context,
-					ObjectTypes: &networking.EnvoyFilter_EnvoyConfigObjectMatch_Listener{Listener: listenerMatch(t, pt.port, anchor)},
-				},
-				Patch: &networking.EnvoyFilter_Patch{Operation: pl.op, Value: value},
-			})
-		}
+		out = append(out, slotPatches(t, pt, anchors, filter, placeholder)...)
+	}
+	if t == v1alpha1.PluginTypeNetwork {
+		out = append(out, exclusionPatches(name, points)...)
 	}
 	return out, nil
+}
+
+// slotPatches put filter right before the first of anchors present in each
+// chain pt selects. An INSERT_BEFORE whose anchor is missing does nothing
+// and one per anchor would insert several copies, so, when there is more
+// than one anchor, they insert placeholder (the same filter under
+// placeholderName) before each anchor present, REPLACE the first
+// placeholder (the earliest in the chain) with filter and REMOVE the rest.
+// istiod applies the patches of one EnvoyFilter one after the other to each
+// chain, and REPLACE acts on the first match only while REMOVE takes every
+// match (insertBeforeFunc, replaceFunc and patchHTTPFilters in istio/istio
+// pilot/pkg/networking/core/envoyfilter/listener_patch.go), so exactly one
+// filter is left, at the first anchor, and no placeholder reaches a proxy.
+func slotPatches(t v1alpha1.PluginType, pt insertionPoint, anchors []string, filter, placeholder *structpb.Struct) []*networking.EnvoyFilter_EnvoyConfigObjectPatch {
+	before := networking.EnvoyFilter_Patch_INSERT_BEFORE
+	if len(anchors) == 1 {
+		return []*networking.EnvoyFilter_EnvoyConfigObjectPatch{listenerPatch(t, pt, anchors[0], before, filter)}
+	}
+	var out []*networking.EnvoyFilter_EnvoyConfigObjectPatch
+	for _, a := range anchors {
+		out = append(out, listenerPatch(t, pt, a, before, placeholder))
+	}
+	ph := placeholder.Fields["name"].GetStringValue()
+	return append(out,
+		listenerPatch(t, pt, ph, networking.EnvoyFilter_Patch_REPLACE, filter),
+		listenerPatch(t, pt, ph, networking.EnvoyFilter_Patch_REMOVE, nil))
+}
+
+func listenerPatch(t v1alpha1.PluginType, pt insertionPoint, anchor string, op networking.EnvoyFilter_Patch_Operation, value *structpb.Struct) *networking.EnvoyFilter_EnvoyConfigObjectPatch {
+	return &networking.EnvoyFilter_EnvoyConfigObjectPatch{
+		ApplyTo: applyTo(t),
+		Match: &networking.EnvoyFilter_EnvoyConfigObjectMatch{
+			Context:     pt.context,
+			ObjectTypes: &networking.EnvoyFilter_EnvoyConfigObjectMatch_Listener{Listener: listenerMatch(t, pt.port, anchor)},
+		},
+		Patch: &networking.EnvoyFilter_Patch{Operation: op, Value: value},
+	}
 }
 
 func applyTo(t v1alpha1.PluginType) networking.EnvoyFilter_ApplyTo {
@@ -182,23 +195,66 @@ func applyTo(t v1alpha1.PluginType) networking.EnvoyFilter_ApplyTo {
 
 // listenerMatch selects the listeners on port (0: any) and, for an HTTP
 // filter, the HTTP connection manager and the anchor inside it; for a
-// network filter, the anchor itself. An empty anchor matches the whole list
-// (INSERT_FIRST).
+// network filter, the anchor itself.
 func listenerMatch(t v1alpha1.PluginType, port uint32, anchor string) *networking.EnvoyFilter_ListenerMatch {
-	lm := &networking.EnvoyFilter_ListenerMatch{PortNumber: port}
-	switch {
-	case t != v1alpha1.PluginTypeNetwork:
-		fm := &networking.EnvoyFilter_ListenerMatch_FilterMatch{Name: filterHCM}
-		if anchor != "" {
-			fm.SubFilter = &networking.EnvoyFilter_ListenerMatch_SubFilterMatch{Name: anchor}
-		}
-		lm.FilterChain = &networking.EnvoyFilter_ListenerMatch_FilterChainMatch{Filter: fm}
-	case anchor != "":
-		lm.FilterChain = &networking.EnvoyFilter_ListenerMatch_FilterChainMatch{
-			Filter: &networking.EnvoyFilter_ListenerMatch_FilterMatch{Name: anchor},
+	fm := &networking.EnvoyFilter_ListenerMatch_FilterMatch{Name: anchor}
+	if t != v1alpha1.PluginTypeNetwork {
+		fm = &networking.EnvoyFilter_ListenerMatch_FilterMatch{
+			Name:      filterHCM,
+			SubFilter: &networking.EnvoyFilter_ListenerMatch_SubFilterMatch{Name: anchor},
 		}
 	}
-	return lm
+	return &networking.EnvoyFilter_ListenerMatch{
+		PortNumber:  port,
+		FilterChain: &networking.EnvoyFilter_ListenerMatch_FilterChainMatch{Filter: fm},
+	}
+}
+
+// networkExclusions are the chains (by listener or filter chain name) that
+// end in a TCP proxy or an HCM, so that slotPatches reach them, but that
+// Istio builds without network Wasm filters, with the patch context istiod
+// patches them in: the inbound blackhole chain (blackholeFilterChain), the
+// HBONE CONNECT terminator (buildConnectTerminateListener), the outbound
+// listeners' default PassthroughFilterChain (buildListenerFromEntry) and the
+// virtualOutbound listener (buildOutboundCatchAllNetworkFilterChains), all in
+// istio/istio pilot/pkg/networking/core/.
+var networkExclusions = []struct {
+	context         networking.EnvoyFilter_PatchContext
+	listener, chain string
+}{
+	{networking.EnvoyFilter_SIDECAR_INBOUND, "", "virtualInbound-blackhole"},
+	{networking.EnvoyFilter_SIDECAR_INBOUND, "connect_terminate", ""},
+	{networking.EnvoyFilter_SIDECAR_OUTBOUND, "", "PassthroughFilterChain"},
+	{networking.EnvoyFilter_SIDECAR_OUTBOUND, "virtualOutbound", ""},
+}
+
+// exclusionPatches REMOVE the network filter called name from the
+// networkExclusions of the contexts points insert into. They come after the
+// insertions, which istiod applies first.
+func exclusionPatches(name string, points []insertionPoint) []*networking.EnvoyFilter_EnvoyConfigObjectPatch {
+	var out []*networking.EnvoyFilter_EnvoyConfigObjectPatch
+	for _, x := range networkExclusions {
+		if !slices.ContainsFunc(points, func(pt insertionPoint) bool {
+			return pt.context == x.context || pt.context == networking.EnvoyFilter_ANY
+		}) {
+			continue
+		}
+		out = append(out, &networking.EnvoyFilter_EnvoyConfigObjectPatch{
+			ApplyTo: networking.EnvoyFilter_NETWORK_FILTER,
+			Match: &networking.EnvoyFilter_EnvoyConfigObjectMatch{
+				Context: x.context,
+				ObjectTypes: &networking.EnvoyFilter_EnvoyConfigObjectMatch_Listener{Listener: &networking.EnvoyFilter_ListenerMatch{
+					Name: x.listener,
+					FilterChain: &networking.EnvoyFilter_ListenerMatch_FilterChainMatch{
+						Name:   x.chain,
+						Filter: &networking.EnvoyFilter_ListenerMatch_FilterMatch{Name: name},
+					},
+				}},
+			},
+			Patch: &networking.EnvoyFilter_Patch{Operation: networking.EnvoyFilter_Patch_REMOVE},
+		})
+	}
+	return out
 }
 
 // extensionConfigPatch is the EXTENSION_CONFIG patch: the ECDS resource the

@@ -189,10 +189,11 @@ func jsonValue(t *testing.T, s string) any {
 	return v
 }
 
-// TestFilterPatchAcceptsTheConfig checks that every filter patch is a valid
-// Envoy HTTP (network) filter whose config_discovery accepts the type of the
-// EXTENSION_CONFIG's typed_config, and the RBAC filter istio-agent swaps in
-// when it cannot fetch the module.
+// TestFilterPatchAcceptsTheConfig checks that every filter a patch inserts
+// is a valid Envoy HTTP (network) filter whose config_discovery accepts the
+// type of the EXTENSION_CONFIG's typed_config, and the RBAC filter
+// istio-agent swaps in when it cannot fetch the module; placeholders (see
+// slotPatches) included, though no proxy ever sees them.
 func TestFilterPatchAcceptsTheConfig(t *testing.T) {
 	for _, c := range []struct {
 		typ   v1alpha1.PluginType
@@ -215,8 +216,11 @@ func TestFilterPatchAcceptsTheConfig(t *testing.T) {
 				if p.ApplyTo != c.apply {
 					t.Errorf("applyTo = %v, want %v", p.ApplyTo, c.apply)
 				}
+				if p.Patch.Operation == networking.EnvoyFilter_Patch_REMOVE {
+					continue
+				}
 				name, src := parseFilter(t, c.typ, p.Patch.Value)
-				if name != tec.Name {
+				if name != tec.Name && name != placeholderName(tec.Name) {
 					t.Errorf("filter %q asks ECDS for a config the EXTENSION_CONFIG patch does not name (%q)", name, tec.Name)
 				}
 				want := []string{tec.TypedConfig.TypeUrl, typeURL(c.rbac)}
@@ -331,5 +335,27 @@ func TestEnvoyOptionsRefusedElsewhere(t *testing.T) {
 	}
 	if _, err := TrafficExtension(ext, testModule); !errors.Is(err, ErrInvalidSpec) {
 		t.Errorf("TrafficExtension with spec.envoy: %v, want ErrInvalidSpec", err)
+	}
+}
+
+// TestServiceCluster: the code source's cluster is the module server's
+// Istio service cluster, derived from the module URL.
+func TestServiceCluster(t *testing.T) {
+	for _, c := range []struct{ url, domain, want string }{
+		{"http://wasmext-modules.wasmext-system.svc:8082/modules/x", "", "outbound|8082||wasmext-modules.wasmext-system.svc.cluster.local"},
+		{"http://wasmext-modules.wasmext-system.svc/modules/x", "", "outbound|80||wasmext-modules.wasmext-system.svc.cluster.local"},
+		{"https://Modules.Wasmext-System.SVC./m", "corp.internal", "outbound|443||modules.wasmext-system.svc.corp.internal"},
+		{"http://wasmext-modules.wasmext-system.svc.cluster.local:8082/m", "", "outbound|8082||wasmext-modules.wasmext-system.svc.cluster.local"},
+		{"https://cache.example.com/m", "", "outbound|443||cache.example.com"},
+		{"http://10.0.0.7:9000/m", "", "outbound|9000||10.0.0.7"},
+	} {
+		ext := testExtension(nil)
+		value, _ := patchesOf(t, ext, EnvoyFilterOptions{ModuleURL: c.url, SHA256: goldenEFOptions.SHA256, ClusterDomain: c.domain})
+		tec := &corev3.TypedExtensionConfig{}
+		parseValue(t, value, tec)
+		pc := unpackWasm(t, tec, v1alpha1.PluginTypeHTTP)
+		if got := pc.GetVmConfig().GetCode().GetRemote().GetHttpUri().GetCluster(); got != c.want {
+			t.Errorf("%s (domain %q): cluster %q, want %q", c.url, c.domain, got, c.want)
+		}
 	}
 }

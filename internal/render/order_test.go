@@ -5,8 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
-	networking "istio.io/api/networking/v1alpha3"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 )
@@ -19,6 +20,12 @@ func ext(id string, typ v1alpha1.PluginType, phase v1alpha1.PluginPhase, prio *i
 	return e
 }
 
+// created sets e's creation time to the epoch plus s seconds.
+func created(e *v1alpha1.WasmExtension, s int) *v1alpha1.WasmExtension {
+	e.CreationTimestamp = metav1.NewTime(time.Unix(int64(s), 0))
+	return e
+}
+
 func ids(exts []*v1alpha1.WasmExtension) []string {
 	var out []string
 	for _, e := range exts {
@@ -27,47 +34,65 @@ func ids(exts []*v1alpha1.WasmExtension) []string {
 	return out
 }
 
+func p32(v int32) *int32 { return &v }
+
+var orderCases = []struct {
+	name string
+	root string
+	in   []*v1alpha1.WasmExtension
+	want []string
+}{
+	{"empty", "", nil, nil},
+	{"phases", "", []*v1alpha1.WasmExtension{
+		ext("a/none", http, "", nil),
+		ext("a/stats", http, v1alpha1.PhaseStats, nil),
+		ext("a/authz", http, v1alpha1.PhaseAuthz, nil),
+		ext("a/authn", http, v1alpha1.PhaseAuthn, nil),
+	}, []string{"a/authn", "a/authz", "a/stats", "a/none"}},
+	{"phase before priority", "", []*v1alpha1.WasmExtension{
+		ext("a/authz-high", http, v1alpha1.PhaseAuthz, p32(1000)),
+		ext("a/authn-low", http, v1alpha1.PhaseAuthn, p32(-1000)),
+	}, []string{"a/authn-low", "a/authz-high"}},
+	{"priority higher first, unset is 0", "", []*v1alpha1.WasmExtension{
+		ext("a/neg", http, "", p32(-5)),
+		ext("a/unset", http, "", nil),
+		ext("a/ten", http, "", p32(10)),
+		ext("a/max", http, "", p32(math.MaxInt32)),
+		ext("a/min", http, "", p32(math.MinInt32)),
+		ext("a/one", http, "", p32(1)),
+	}, []string{"a/max", "a/ten", "a/one", "a/unset", "a/neg", "a/min"}},
+	{"priority before namespace", "", []*v1alpha1.WasmExtension{
+		ext("shop/low", http, "", p32(1)),
+		ext("istio-system/high", http, "", p32(2)),
+	}, []string{"istio-system/high", "shop/low"}},
+	{"own namespace before the root namespace, whatever the creation time", "", []*v1alpha1.WasmExtension{
+		created(ext("istio-system/a-old", http, "", nil), 1),
+		created(ext("shop/z-new", http, "", p32(0)), 9),
+	}, []string{"shop/z-new", "istio-system/a-old"}},
+	{"the root namespace is a parameter", "mesh-root", []*v1alpha1.WasmExtension{
+		created(ext("mesh-root/a", http, "", nil), 1),
+		created(ext("istio-system/b", http, "", nil), 2),
+		created(ext("shop/c", http, "", nil), 3),
+	}, []string{"istio-system/b", "shop/c", "mesh-root/a"}},
+	{"then creation time, older first", "", []*v1alpha1.WasmExtension{
+		created(ext("shop/a", http, "", nil), 30),
+		created(ext("shop/b", http, "", nil), 10),
+		created(ext("shop/c", http, "", nil), 20),
+	}, []string{"shop/b", "shop/c", "shop/a"}},
+	{"then name, then namespace", "", []*v1alpha1.WasmExtension{
+		created(ext("shop/b", http, "", nil), 5),
+		created(ext("shop/a", http, "", nil), 5),
+		created(ext("ads/b", http, "", nil), 5),
+	}, []string{"shop/a", "ads/b", "shop/b"}},
+}
+
+const http = v1alpha1.PluginTypeHTTP
+
 func TestOrder(t *testing.T) {
-	const http = v1alpha1.PluginTypeHTTP
-	p := func(v int32) *int32 { return &v }
-	for _, c := range []struct {
-		name string
-		in   []*v1alpha1.WasmExtension
-		want []string
-	}{
-		{"empty", nil, nil},
-		{"phases", []*v1alpha1.WasmExtension{
-			ext("a/none", http, "", nil),
-			ext("a/stats", http, v1alpha1.PhaseStats, nil),
-			ext("a/authz", http, v1alpha1.PhaseAuthz, nil),
-			ext("a/authn", http, v1alpha1.PhaseAuthn, nil),
-		}, []string{"a/authn", "a/authz", "a/stats", "a/none"}},
-		{"phase before priority", []*v1alpha1.WasmExtension{
-			ext("a/authz-high", http, v1alpha1.PhaseAuthz, p(1000)),
-			ext("a/authn-low", http, v1alpha1.PhaseAuthn, p(-1000)),
-		}, []string{"a/authn-low", "a/authz-high"}},
-		{"priority higher first, unset is 0", []*v1alpha1.WasmExtension{
-			ext("a/neg", http, "", p(-5)),
-			ext("a/unset", http, "", nil),
-			ext("a/ten", http, "", p(10)),
-			ext("a/max", http, "", p(math.MaxInt32)),
-			ext("a/min", http, "", p(math.MinInt32)),
-			ext("a/one", http, "", p(1)),
-		}, []string{"a/max", "a/ten", "a/one", "a/unset", "a/neg", "a/min"}},
-		{"ties by namespace then name", []*v1alpha1.WasmExtension{
-			ext("shop/b", http, "", p(0)),
-			ext("shop/a", http, "", nil),
-			ext("istio-system/z", http, "", nil),
-			ext("ads/c", http, "", nil),
-		}, []string{"ads/c", "istio-system/z", "shop/a", "shop/b"}},
-		{"stable for equal keys", []*v1alpha1.WasmExtension{
-			ext("ns/same", v1alpha1.PluginTypeNetwork, "", nil),
-			ext("ns/same", http, "", nil),
-		}, []string{"ns/same", "ns/same"}},
-	} {
+	for _, c := range orderCases {
 		t.Run(c.name, func(t *testing.T) {
 			in := slices.Clone(c.in)
-			got := Order(in)
+			got := Order(in, c.root)
 			if !slices.Equal(ids(got), c.want) {
 				t.Errorf("Order = %v, want %v", ids(got), c.want)
 			}
@@ -76,159 +101,64 @@ func TestOrder(t *testing.T) {
 			}
 		})
 	}
-	// Stability: the HTTP one was second and stays second.
+	// Equal keys keep their relative order: the HTTP one was second.
 	in := []*v1alpha1.WasmExtension{ext("ns/same", v1alpha1.PluginTypeNetwork, "", nil), ext("ns/same", http, "", nil)}
-	if got := Order(in); got[0] != in[0] || got[1] != in[1] {
+	if got := Order(in, ""); got[0] != in[0] || got[1] != in[1] {
 		t.Error("Order is not stable")
 	}
 }
 
 func TestEnvoyFilterPriority(t *testing.T) {
-	p := func(v int32) *int32 { return &v }
 	for _, c := range []struct {
-		phase v1alpha1.PluginPhase
-		prio  *int32
-		want  int32
+		phase  v1alpha1.PluginPhase
+		prio   *int32
+		inRoot bool
+		want   int32
 	}{
-		{v1alpha1.PhaseAuthn, nil, -1_500_000_000},
-		{v1alpha1.PhaseAuthn, p(10), -1_499_999_990},
-		{v1alpha1.PhaseAuthn, p(math.MaxInt32), -1_000_000_001},
-		{v1alpha1.PhaseAuthn, p(math.MinInt32), -1_999_999_999},
-		{v1alpha1.PhaseAuthz, nil, -500_000_000},
-		{v1alpha1.PhaseAuthz, p(10), -500_000_010},
-		{v1alpha1.PhaseAuthz, p(-10), -499_999_990},
-		{v1alpha1.PhaseStats, p(0), 500_000_000},
-		{v1alpha1.PhaseStats, p(math.MaxInt32), 1},
-		{"", nil, 1_500_000_000},
-		{"", p(math.MinInt32), 1_999_999_999},
-		{"", p(math.MaxInt32), 1_000_000_001},
+		{v1alpha1.PhaseAuthn, nil, false, -1_500_000_000},
+		{v1alpha1.PhaseAuthn, nil, true, -1_499_999_999},
+		{v1alpha1.PhaseAuthn, p32(10), false, -1_500_000_020},
+		{v1alpha1.PhaseAuthn, p32(math.MaxInt32), false, -1_999_999_998},
+		{v1alpha1.PhaseAuthn, p32(math.MinInt32), true, -1_000_000_001},
+		{v1alpha1.PhaseAuthz, nil, false, -500_000_000},
+		{v1alpha1.PhaseAuthz, p32(10), false, -500_000_020},
+		{v1alpha1.PhaseAuthz, p32(-10), true, -499_999_979},
+		{v1alpha1.PhaseStats, p32(0), false, 500_000_000},
+		{v1alpha1.PhaseStats, p32(249_999_999), false, 2},
+		{v1alpha1.PhaseStats, p32(250_000_000), false, 2},
+		{"", nil, false, 1_500_000_000},
+		{"", p32(math.MinInt32), true, 1_999_999_999},
+		{"", p32(math.MaxInt32), false, 1_000_000_002},
 	} {
-		if got := envoyFilterPriority(c.phase, c.prio); got != c.want {
-			t.Errorf("envoyFilterPriority(%q, %v) = %d, want %d", c.phase, priorityValue(c.prio), got, c.want)
+		if got := envoyFilterPriority(c.phase, c.prio, c.inRoot); got != c.want {
+			t.Errorf("envoyFilterPriority(%q, %v, root %v) = %d, want %d", c.phase, priorityValue(c.prio), c.inRoot, got, c.want)
 		}
 	}
 }
 
-// Chains as Istio generates them, reduced to the filters that matter: the
-// anchors, and the conditional filters around which Istio places phases.
-var (
-	istioHTTPChain = []string{
-		"istio.metadata_exchange", "envoy.filters.http.jwt_authn", "envoy.filters.http.rbac",
-		filterGRPCStats, filterFault, "envoy.filters.http.cors", "istio.stats", filterRouter,
-	}
-	istioTCPChain = []string{"istio.metadata_exchange", "envoy.filters.network.rbac", "istio.stats", filterTCPProxy}
-	istioHCMChain = []string{"istio.metadata_exchange", filterHCM}
-)
-
-// TestEnvoyFiltersFollowOrder applies the rendered filter patches the way
-// istiod does (EnvoyFilters by ascending priority; INSERT_FIRST prepends,
-// INSERT_BEFORE goes before the first anchor) and checks that the filters
-// come out in Order, and each phase on its side of Istio's own filters.
-func TestEnvoyFiltersFollowOrder(t *testing.T) {
-	p := func(v int32) *int32 { return &v }
-	for _, typ := range []v1alpha1.PluginType{v1alpha1.PluginTypeHTTP, v1alpha1.PluginTypeNetwork} {
-		exts := []*v1alpha1.WasmExtension{
-			ext("a/none-lo", typ, "", p(-3)), ext("a/stats", typ, v1alpha1.PhaseStats, nil),
-			ext("a/authn-lo", typ, v1alpha1.PhaseAuthn, p(-1)), ext("a/authz-hi", typ, v1alpha1.PhaseAuthz, p(50)),
-			ext("a/none-hi", typ, "", p(7)), ext("a/authn-hi", typ, v1alpha1.PhaseAuthn, p(100)),
-			ext("a/authz-lo", typ, v1alpha1.PhaseAuthz, p(-50)), ext("a/none-mid", typ, "", nil),
-		}
-		want := ids(Order(exts))
-		chains := [][]string{istioHTTPChain}
-		if typ == v1alpha1.PluginTypeNetwork {
-			chains = [][]string{istioTCPChain, istioHCMChain}
-		}
-		for _, base := range chains {
-			got := applyLikeIstio(t, exts, base)
-			var ours []string
-			for _, f := range got {
-				if id, ok := strings.CutPrefix(f, "wasmext.io/"); ok {
-					ours = append(ours, id)
-				}
-			}
-			if !slices.Equal(ours, want) {
-				t.Errorf("%s chain %v: our filters run as %v, want %v", typ, base, ours, want)
-			}
-			checkPhasePositions(t, typ, got)
-		}
-	}
-}
-
-// applyLikeIstio renders exts and patches base the way istiod would for a
-// proxy they all select, on the listener context SIDECAR_INBOUND.
-func applyLikeIstio(t *testing.T, exts []*v1alpha1.WasmExtension, base []string) []string {
-	t.Helper()
-	type rendered struct {
-		prio    int32
-		patches []*networking.EnvoyFilter_EnvoyConfigObjectPatch
-	}
-	var all []rendered
-	for _, e := range exts {
-		efs, err := EnvoyFilters(e, testModule, goldenEFOptions)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := rendered{prio: efs[0].Spec.Priority}
-		for _, p := range efs[0].Spec.ConfigPatches {
-			if p.ApplyTo != networking.EnvoyFilter_EXTENSION_CONFIG {
-				r.patches = append(r.patches, p)
-			}
-		}
-		all = append(all, r)
-	}
-	slices.SortStableFunc(all, func(a, b rendered) int { return int(int64(a.prio) - int64(b.prio)) })
-	chain := slices.Clone(base)
-	for _, r := range all {
-		for _, p := range r.patches {
-			fc := p.Match.GetListener().GetFilterChain()
-			anchor := fc.GetFilter().GetSubFilter().GetName()
-			if p.ApplyTo == networking.EnvoyFilter_NETWORK_FILTER {
-				anchor = fc.GetFilter().GetName()
-			}
-			name := p.Patch.Value.Fields["name"].GetStringValue()
-			switch p.Patch.Operation {
-			case networking.EnvoyFilter_Patch_INSERT_FIRST:
-				chain = slices.Insert(chain, 0, name)
-			case networking.EnvoyFilter_Patch_INSERT_BEFORE:
-				if i := slices.Index(chain, anchor); i >= 0 {
-					chain = slices.Insert(chain, i, name)
-				}
-			default:
-				t.Fatalf("unexpected operation %v", p.Patch.Operation)
+// TestEnvoyFilterPriorityFollowsOrder: applying EnvoyFilters by ascending
+// priority, as istiod does, is applying them in Order, for every pair of
+// distinct phase, priority and namespace class (creation time and name are
+// istiod's own tie-break for both kinds).
+func TestEnvoyFilterPriorityFollowsOrder(t *testing.T) {
+	phases := []v1alpha1.PluginPhase{v1alpha1.PhaseAuthn, v1alpha1.PhaseAuthz, v1alpha1.PhaseStats, ""}
+	prios := []*int32{p32(-249_999_999), p32(-1), nil, p32(1), p32(249_999_999)}
+	var exts []*v1alpha1.WasmExtension
+	for _, ph := range phases {
+		for i, pr := range prios {
+			for _, ns := range []string{"shop", "istio-system"} {
+				exts = append(exts, ext(ns+"/"+string(ph)+"-"+string(rune('a'+i)), http, ph, pr))
 			}
 		}
 	}
-	return chain
-}
-
-// checkPhasePositions checks each phase against Istio's filters: AUTHN
-// before authentication, AUTHZ after jwt_authn (its claims available), STATS
-// before istio.stats, no phase right before the router (HTTP) and every
-// network filter before the terminal one.
-func checkPhasePositions(t *testing.T, typ v1alpha1.PluginType, chain []string) {
-	t.Helper()
-	at := func(f string) int { return slices.Index(chain, f) }
-	for i, f := range chain {
-		id, ok := strings.CutPrefix(f, "wasmext.io/a/")
-		if !ok {
-			continue
-		}
-		phase, _, _ := strings.Cut(id, "-")
-		var bad bool
-		switch {
-		case phase == "authn":
-			bad = i > at("istio.metadata_exchange") || (typ == v1alpha1.PluginTypeHTTP && i > at("envoy.filters.http.jwt_authn"))
-		case typ == v1alpha1.PluginTypeNetwork:
-			bad = at(filterTCPProxy) >= 0 && i > at(filterTCPProxy) || at(filterHCM) >= 0 && i > at(filterHCM)
-		case phase == "authz":
-			bad = i < at("envoy.filters.http.jwt_authn") || i > at(filterGRPCStats)
-		case phase == "stats":
-			bad = i > at("istio.stats")
-		case phase == "none":
-			bad = i > at(filterRouter) || i < at("istio.stats")
-		}
-		if bad {
-			t.Errorf("%s: %s is misplaced in %v", typ, f, chain)
+	ordered := Order(exts, "")
+	for i := 1; i < len(ordered); i++ {
+		a, b := ordered[i-1], ordered[i]
+		pa := envoyFilterPriority(a.Spec.Phase, a.Spec.Priority, a.Namespace == DefaultRootNamespace)
+		pb := envoyFilterPriority(b.Spec.Phase, b.Spec.Priority, b.Namespace == DefaultRootNamespace)
+		if pa >= pb {
+			t.Errorf("%s/%s (EnvoyFilter priority %d) runs before %s/%s (%d), but istiod would apply it no earlier",
+				a.Namespace, a.Name, pa, b.Namespace, b.Name, pb)
 		}
 	}
 }
