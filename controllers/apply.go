@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/render"
 )
 
 // renderAndApply renders the objects of the chosen output and applies each
@@ -25,6 +26,14 @@ func (r *WasmExtensionReconciler) renderAndApply(ctx context.Context, s *scope) 
 	out, why, err := chooseOutput(s.ext.Spec.Output, served)
 	if err != nil {
 		return stepError(v1alpha1.ConditionRendered, err)
+	}
+	if s.delivery, err = chooseDelivery(&s.ext.Spec, out.kind, s.facts, r.ModuleURL != nil, s.registryChecked); err != nil {
+		return stepError(v1alpha1.ConditionRendered, err)
+	}
+	if out.kind != v1alpha1.OutputEnvoyFilter {
+		// WasmPlugin and TrafficExtension carry pluginConfig as a
+		// google.protobuf.Struct: numbers become doubles.
+		s.lossy = render.StructLossyNumbers(s.ext.Spec.PluginConfig)
 	}
 	desired, err := out.render(r, s)
 	if err != nil {
@@ -45,7 +54,7 @@ func (r *WasmExtensionReconciler) renderAndApply(ctx context.Context, s *scope) 
 	if err := r.prune(ctx, s.ext, rendered); err != nil {
 		return stepError(v1alpha1.ConditionRendered, err)
 	}
-	s.rendered, s.why = rendered, why
+	s.rendered, s.why, s.url = rendered, why, r.moduleURL(s)
 	return nil
 }
 

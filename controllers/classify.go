@@ -41,6 +41,8 @@ var stalledReasons = []struct {
 	{render.ErrInvalidSpec, v1alpha1.ReasonRenderFailed},
 	{errNameConflict, v1alpha1.ReasonNameConflict},
 	{errOutputUnavailable, v1alpha1.ReasonOutputUnavailable},
+	{errDeliveryUnavailable, v1alpha1.ReasonDeliveryUnavailable},
+	{errNotLoadableByProxy, v1alpha1.ReasonFormatNotLoadableByProxy},
 	{http.ErrSchemeMismatch, v1alpha1.ReasonRegistryNotTLS},
 	{policy.ErrViolation, v1alpha1.ReasonPolicyViolation},
 	{verify.ErrSignatureMissing, v1alpha1.ReasonSignatureMissing},

@@ -14,6 +14,8 @@ const (
 	// EventSignatureRevoked: the module the rendered objects serve no longer
 	// verifies with the extension's trust material (a key was removed).
 	EventSignatureRevoked = "SignatureRevoked"
+	// EventPluginConfigLossy: Istio will change numbers of pluginConfig.
+	EventPluginConfigLossy = "PluginConfigLossy"
 )
 
 // recordEvents emits one Event per thing that happened: a module pulled, an
@@ -37,6 +39,7 @@ func (r *WasmExtensionReconciler) recordEvents(orig, ext *v1alpha1.WasmExtension
 			"Applied %s pinned to %s", renderedNames(s.rendered), s.facts.Digest)
 	}
 	if s.failure == nil {
+		r.warnLossy(orig, ext, s)
 		return
 	}
 	before := meta.FindStatusCondition(orig.Status.Conditions, v1alpha1.ConditionReady)
@@ -48,4 +51,15 @@ func (r *WasmExtensionReconciler) recordEvents(orig, ext *v1alpha1.WasmExtension
 		}
 		r.Recorder.Eventf(ext, nil, corev1.EventTypeWarning, reason, "Reconcile", "%s", now.Message)
 	}
+}
+
+// warnLossy emits a Warning when the Rendered message newly says that Istio
+// will change pluginConfig numbers.
+func (r *WasmExtensionReconciler) warnLossy(orig, ext *v1alpha1.WasmExtension, s *scope) {
+	before := meta.FindStatusCondition(orig.Status.Conditions, v1alpha1.ConditionRendered)
+	now := meta.FindStatusCondition(ext.Status.Conditions, v1alpha1.ConditionRendered)
+	if len(s.lossy) == 0 || now == nil || (before != nil && before.Message == now.Message) {
+		return
+	}
+	r.Recorder.Eventf(ext, nil, corev1.EventTypeWarning, EventPluginConfigLossy, "Render", "%s", lossyNote(s.lossy)[len("; warning: "):])
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -61,8 +60,9 @@ func TestOutputAuto(t *testing.T) {
 	if createdAt := revision(t, got.ResourceVersion); createdAt >= deletedAt {
 		t.Fatalf("TrafficExtension written at revision %d, WasmPlugin deleted at %d: the workloads went without the extension", createdAt, deletedAt)
 	}
-	if !strings.Contains(got.Spec.GetWasm().GetUrl(), "@sha256:") {
-		t.Fatalf("TrafficExtension url %q not digest-pinned", got.Spec.GetWasm().GetUrl())
+	if m := getExt(t, ns, "auto").Status.Module; got.Spec.GetWasm().GetUrl() != moduleServer.URL(moduleServerURL, m.SHA256) ||
+		got.Spec.GetWasm().GetSha256() != m.SHA256 {
+		t.Fatalf("TrafficExtension wasm %v, want the module server's URL and sha256 of %+v", got.Spec.GetWasm(), m)
 	}
 	waitRendered(t, ns, "auto", "TrafficExtension")
 	waitReady(t, ns, "explicit-te") // the CRD appeared: the explicit choice now renders

@@ -43,8 +43,8 @@ var outputKinds = []outputKind{
 		crd:       "trafficextensions.extensions.istio.io",
 		newObject: func() client.Object { return &clientext.TrafficExtension{} },
 		spec:      func(o client.Object) proto.Message { return &o.(*clientext.TrafficExtension).Spec },
-		render: func(_ *WasmExtensionReconciler, s *scope) ([]client.Object, error) {
-			o, err := render.TrafficExtension(s.ext, renderModule(s))
+		render: func(r *WasmExtensionReconciler, s *scope) ([]client.Object, error) {
+			o, err := render.TrafficExtension(s.ext, r.renderModule(s))
 			return []client.Object{o}, err
 		},
 	},
@@ -54,8 +54,8 @@ var outputKinds = []outputKind{
 		crd:       "wasmplugins.extensions.istio.io",
 		newObject: func() client.Object { return &clientext.WasmPlugin{} },
 		spec:      func(o client.Object) proto.Message { return &o.(*clientext.WasmPlugin).Spec },
-		render: func(_ *WasmExtensionReconciler, s *scope) ([]client.Object, error) {
-			o, err := render.WasmPlugin(s.ext, renderModule(s))
+		render: func(r *WasmExtensionReconciler, s *scope) ([]client.Object, error) {
+			o, err := render.WasmPlugin(s.ext, r.renderModule(s))
 			return []client.Object{o}, err
 		},
 	},
@@ -69,16 +69,10 @@ var outputKinds = []outputKind{
 	},
 }
 
-func renderModule(s *scope) render.Module {
-	return render.Module{Repository: s.facts.Repository, Digest: s.facts.Digest}
-}
-
 func renderEnvoyFilters(r *WasmExtensionReconciler, s *scope) ([]client.Object, error) {
-	if r.ModuleURL == nil {
-		return nil, fmt.Errorf("%w: output EnvoyFilter needs the operator's module server (--module-server-url)", errOutputUnavailable)
-	}
-	efs, err := render.EnvoyFilters(s.ext, renderModule(s),
-		render.EnvoyFilterOptions{ModuleURL: r.ModuleURL(s.facts.SHA256), SHA256: s.facts.SHA256})
+	m := r.renderModule(s)
+	efs, err := render.EnvoyFilters(s.ext, m, render.EnvoyFilterOptions{ModuleURL: m.CacheURL, SHA256: m.SHA256,
+		RootNamespace: r.RootNamespace, ClusterDomain: r.ClusterDomain})
 	objs := make([]client.Object, 0, len(efs))
 	for _, ef := range efs {
 		objs = append(objs, ef)

@@ -89,9 +89,12 @@ func needsVerification(spec *v1alpha1.Verification, last *verified, lastFailed b
 
 // needsPull says whether the module must be loaded (pulled and inspected,
 // or taken from the loader's memory): status does not already describe
-// this exact repository@digest.
-func needsPull(m *v1alpha1.ModuleStatus, res oci.Resolved) bool {
-	return m == nil || m.Digest != res.Digest.String() || m.Repository != res.Repository || m.ABI == ""
+// this exact repository@digest, or the proxies are to pull it themselves
+// and status does not say it was already rendered that way (the artifact's
+// layout, which decides that, is not kept in status).
+func needsPull(m *v1alpha1.ModuleStatus, res oci.Resolved, registry bool) bool {
+	return m == nil || m.Digest != res.Digest.String() || m.Repository != res.Repository || m.ABI == "" ||
+		(registry && m.Delivery != v1alpha1.DeliveryRegistry)
 }
 
 // liveDrifted says whether a live rendered object differs from the desired

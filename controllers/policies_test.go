@@ -75,19 +75,23 @@ func TestNeedsVerification(t *testing.T) {
 
 func TestNeedsPull(t *testing.T) {
 	res := oci.Resolved{Repository: "r/x", Digest: digest.Digest(newDigest)}
+	abi := "proxy_abi_version_0_2_1"
 	for _, tc := range []struct {
-		name string
-		m    *v1alpha1.ModuleStatus
-		need bool
+		name     string
+		m        *v1alpha1.ModuleStatus
+		registry bool
+		need     bool
 	}{
-		{"nothing rendered", nil, true},
-		{"status describes it", &v1alpha1.ModuleStatus{Repository: "r/x", Digest: newDigest, ABI: "proxy_abi_version_0_2_1"}, false},
-		{"another digest", &v1alpha1.ModuleStatus{Repository: "r/x", Digest: oldDigest, ABI: "proxy_abi_version_0_2_1"}, true},
-		{"another repository", &v1alpha1.ModuleStatus{Repository: "r/y", Digest: newDigest, ABI: "proxy_abi_version_0_2_1"}, true},
-		{"facts incomplete", &v1alpha1.ModuleStatus{Repository: "r/x", Digest: newDigest}, true},
+		{"nothing rendered", nil, false, true},
+		{"status describes it", &v1alpha1.ModuleStatus{Repository: "r/x", Digest: newDigest, ABI: abi}, false, false},
+		{"another digest", &v1alpha1.ModuleStatus{Repository: "r/x", Digest: oldDigest, ABI: abi}, false, true},
+		{"another repository", &v1alpha1.ModuleStatus{Repository: "r/y", Digest: newDigest, ABI: abi}, false, true},
+		{"facts incomplete", &v1alpha1.ModuleStatus{Repository: "r/x", Digest: newDigest}, false, true},
+		{"switch to Registry needs the layout", &v1alpha1.ModuleStatus{Repository: "r/x", Digest: newDigest, ABI: abi, Delivery: v1alpha1.DeliveryCache}, true, true},
+		{"already rendered for Registry", &v1alpha1.ModuleStatus{Repository: "r/x", Digest: newDigest, ABI: abi, Delivery: v1alpha1.DeliveryRegistry}, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := needsPull(tc.m, res); got != tc.need {
+			if got := needsPull(tc.m, res, tc.registry); got != tc.need {
 				t.Fatalf("needsPull = %v, want %v", got, tc.need)
 			}
 		})

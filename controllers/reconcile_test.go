@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +14,9 @@ import (
 	"github.com/wasmext/wasmext/internal/wasm/wasmtest"
 )
 
-// waitServes waits until the extension's WasmPlugin is pinned to digest d.
+// waitServes waits until the extension's WasmPlugin serves the module at
+// manifest digest d: status says d, and the WasmPlugin loads the URL and
+// sha256 status records.
 func waitServes(t *testing.T, ns, name, d string) {
 	t.Helper()
 	eventually(t, name+" serves "+d, func() error {
@@ -23,8 +24,12 @@ func waitServes(t *testing.T, ns, name, d string) {
 		if err != nil {
 			return err
 		}
-		if !strings.HasSuffix(wp.Spec.Url, "@"+d) {
-			return fmt.Errorf("WasmPlugin url %s", wp.Spec.Url)
+		m := getExt(t, ns, name).Status.Module
+		if m == nil || m.Digest != d || wp.Spec.Url != m.URL || m.URL == "" {
+			return fmt.Errorf("WasmPlugin url %s, status.module %+v", wp.Spec.Url, m)
+		}
+		if m.Delivery == v1alpha1.DeliveryCache && wp.Spec.Sha256 != m.SHA256 {
+			return fmt.Errorf("WasmPlugin sha256 %q, module sha256 %s", wp.Spec.Sha256, m.SHA256)
 		}
 		return nil
 	})

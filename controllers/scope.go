@@ -31,10 +31,16 @@ type scope struct {
 
 	facts   *module.Facts
 	fetched bool // facts come from a pull made by this reconcile
+	// registryChecked: facts come from a status that says this digest is
+	// rendered with delivery Registry, so the proxies could load it.
+	registryChecked bool
 
+	delivery v1alpha1.Delivery // how the proxies obtain the module
+	url      string            // what the rendered objects tell them to load
 	rendered []v1alpha1.RenderedObject
-	why      string // why this output was chosen
-	applied  bool   // this reconcile wrote a rendered object
+	why      string   // why this output was chosen
+	lossy    []string // pluginConfig paths whose numbers Istio will change
+	applied  bool     // this reconcile wrote a rendered object
 
 	failure *failure // the first step that failed, if any
 }

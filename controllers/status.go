@@ -94,7 +94,7 @@ func setRendered(ext *v1alpha1.WasmExtension, s *scope) {
 		set(ext, v1alpha1.ConditionRendered, metav1.ConditionFalse, s.failure.reason,
 			"Removed "+renderedNames(ext.Status.Rendered)+": the signature of the module they served no longer verifies")
 	case s.failure == nil && s.rendered != nil:
-		setTrue(ext, v1alpha1.ConditionRendered, "Applied "+renderedNames(s.rendered)+" ("+s.why+")")
+		setTrue(ext, v1alpha1.ConditionRendered, "Applied "+renderedNames(s.rendered)+" ("+s.why+")"+lossyNote(s.lossy))
 	}
 }
 
@@ -120,6 +120,16 @@ func setSummary(ext *v1alpha1.WasmExtension, s *scope) {
 		set(ext, v1alpha1.ConditionReconciling, metav1.ConditionTrue, s.failure.reason, msg)
 		meta.RemoveStatusCondition(&ext.Status.Conditions, v1alpha1.ConditionStalled)
 	}
+}
+
+// lossyNote warns that Istio passes pluginConfig through
+// google.protobuf.Struct, which keeps numbers as doubles.
+func lossyNote(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	return "; warning: pluginConfig numbers at " + strings.Join(paths, ", ") +
+		" reach the plugin changed (Istio passes pluginConfig as a google.protobuf.Struct, whose numbers are doubles); write them as strings, or use output EnvoyFilter"
 }
 
 func setTrue(ext *v1alpha1.WasmExtension, typ, msg string) {
@@ -175,7 +185,7 @@ func renderedNames(objs []v1alpha1.RenderedObject) string {
 func moduleStatus(prev *v1alpha1.ModuleStatus, s *scope) *v1alpha1.ModuleStatus {
 	f := s.facts
 	m := &v1alpha1.ModuleStatus{Repository: f.Repository, Digest: f.Digest, SHA256: f.SHA256,
-		Size: f.Size, Format: string(f.Format), ABI: f.ABI}
+		Size: f.Size, Format: string(f.Format), ABI: f.ABI, Delivery: s.delivery, URL: s.url}
 	if v := s.verified; v != nil {
 		m.VerifiedBy, m.VerifiedAt = v.by, v.at.DeepCopy()
 		if prev != nil && prev.Digest == f.Digest && prev.VerifiedBy == v.by && prev.VerifiedAt != nil {

@@ -90,8 +90,9 @@ func (r *WasmExtensionReconciler) resolve(ctx context.Context, s *scope) error {
 // describes this exact repository@digest (steady state), nothing is pulled;
 // otherwise the loader fetches and inspects it, once per distinct digest.
 func (r *WasmExtensionReconciler) load(ctx context.Context, s *scope) error {
-	if !needsPull(s.ext.Status.Module, s.resolved) {
+	if !needsPull(s.ext.Status.Module, s.resolved, wantsRegistry(&s.ext.Spec, r.ModuleURL != nil)) {
 		s.facts = factsFromStatus(s.ext.Status.Module)
+		s.registryChecked = s.ext.Status.Module.Delivery == v1alpha1.DeliveryRegistry
 		return nil
 	}
 	f, pulled, err := r.Loader.Load(ctx, s.request, s.resolved.Repository, s.resolved.Digest)

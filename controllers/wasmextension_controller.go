@@ -66,6 +66,11 @@ type WasmExtensionReconciler struct {
 	// ModuleURL returns the URL the operator's module server serves the
 	// .wasm with this sha256 at; nil disables output EnvoyFilter.
 	ModuleURL func(sha256 string) string
+	// RootNamespace is Istio's root namespace and ClusterDomain the
+	// cluster's DNS domain, for EnvoyFilter ordering and the module
+	// server's Envoy cluster name; empty means istio-system and
+	// cluster.local.
+	RootNamespace, ClusterDomain string
 	// Concurrency is the number of extensions reconciled at once.
 	Concurrency int
 	// Clock is read once per reconcile; nil is the real clock.

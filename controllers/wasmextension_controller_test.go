@@ -57,7 +57,8 @@ func runtimeToUnstructured(o any) (*unstructured.Unstructured, error) {
 }
 
 // TestFormats applies one extension per packaging format and checks each
-// ends Ready with a WasmPlugin pinned to the pushed manifest digest.
+// ends Ready with a WasmPlugin that loads the verified bytes from the
+// module server (delivery Cache, the default): every format loads.
 func TestFormats(t *testing.T) {
 	reg := ocitest.NewRegistry(t)
 	ns := namespace(t)
@@ -92,8 +93,11 @@ func TestFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := "oci://" + reg.Host + "/formats/" + tc.name + "@" + d; wp.Spec.Url != want {
-				t.Fatalf("WasmPlugin url = %q, want %q", wp.Spec.Url, want)
+			if want := moduleServer.URL(moduleServerURL, got.Status.Module.SHA256); wp.Spec.Url != want || wp.Spec.Sha256 != got.Status.Module.SHA256 {
+				t.Fatalf("WasmPlugin url = %q sha256 %q, want %q and %s", wp.Spec.Url, wp.Spec.Sha256, want, got.Status.Module.SHA256)
+			}
+			if wp.Spec.ImagePullSecret != "" || got.Status.Module.Delivery != v1alpha1.DeliveryCache || got.Status.Module.URL != wp.Spec.Url {
+				t.Fatalf("delivery Cache: pull secret %q, status.module %+v", wp.Spec.ImagePullSecret, got.Status.Module)
 			}
 			if !metav1.IsControlledBy(wp, got) {
 				t.Fatalf("WasmPlugin is not controlled by the extension: %+v", wp.OwnerReferences)
@@ -118,16 +122,7 @@ func TestTagMovedAndLastKnownGood(t *testing.T) {
 		t.Fatal("fixtures must differ")
 	}
 	requestReconcile(t, ns, "filter")
-	eventually(t, "WasmPlugin pinned to the new digest", func() error {
-		wp, err := getWasmPlugin(ns, "filter")
-		if err != nil {
-			return err
-		}
-		if want := "oci://" + reg.Host + "/acme/filter@" + d2; wp.Spec.Url != want {
-			return fmt.Errorf("url %s, want %s", wp.Spec.Url, want)
-		}
-		return nil
-	})
+	waitServes(t, ns, "filter", d2)
 	good, _ := getWasmPlugin(ns, "filter")
 
 	for _, bad := range []struct {
@@ -190,8 +185,8 @@ func TestPullSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if wp.Spec.ImagePullSecret != "regcred" {
-		t.Fatalf("imagePullSecret = %q, want regcred", wp.Spec.ImagePullSecret)
+	if wp.Spec.ImagePullSecret != "" {
+		t.Fatalf("imagePullSecret = %q: delivery Cache must relay no registry credentials to the proxies", wp.Spec.ImagePullSecret)
 	}
 
 	opaque := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "opaque"}, StringData: map[string]string{"x": "y"}}
@@ -236,8 +231,8 @@ func TestRepairAndDelete(t *testing.T) {
 	d := pushT(t, reg, "acme/repair:v1", oci.FormatCNCF, wasmtest.ProxyWasm)
 	ext := newExtension(ns, "repair", reg.Ref("acme/repair:v1"))
 	create(t, ext)
-	waitReady(t, ns, "repair")
-	want := "oci://" + reg.Host + "/acme/repair@" + d
+	waitServes(t, ns, "repair", d)
+	want := getExt(t, ns, "repair").Status.Module.URL
 
 	patch := []byte(`{"spec":{"url":"oci://evil.example.com/x:latest","phase":"STATS"}}`)
 	wp, _ := getWasmPlugin(ns, "repair")

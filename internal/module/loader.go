@@ -31,6 +31,7 @@ type Facts struct {
 	Format     oci.Format // packaging the bytes were found in
 	ABI        string     // the first ABI marker Envoy knows, e.g. proxy_abi_version_0_2_1
 	Imports    []string   // imported host functions, module.name
+	Layout     oci.Layout // how the artifact is packed (delivery Registry checks it)
 }
 
 // Fetcher is the part of *oci.Fetcher the loader needs.
@@ -80,7 +81,7 @@ func (l *Loader) Load(ctx context.Context, req oci.Request, repository string, d
 		}
 		f := Facts{
 			Repository: repository, Digest: d.String(), SHA256: m.SHA256, Size: m.Size,
-			Format: m.Format, ABI: info.ABI, Imports: info.Imports,
+			Format: m.Format, ABI: info.ABI, Imports: info.Imports, Layout: m.Layout,
 		}
 		if l.keep != nil {
 			l.keep(m.SHA256, m.Wasm)
