@@ -83,9 +83,12 @@ type WasmExtensionSpec struct {
 	// +kubebuilder:default=HTTP
 	Type PluginType `json:"type,omitempty"`
 
-	// phase places the filter in the proxy's filter chain: AUTHN (before
-	// Istio's authentication filters), AUTHZ (before authorization), STATS
-	// (before telemetry). Omitted, the filter is inserted just before the router.
+	// phase places the filter in the proxy's filter chain as Istio does:
+	// AUTHN (after metadata exchange, before Istio's JWT authentication),
+	// AUTHZ (after JWT authentication, before Istio's RBAC authorization),
+	// STATS (after RBAC, before Istio's gRPC stats, fault, CORS and
+	// telemetry filters). Omitted, the filter goes right after the STATS
+	// filters, still before those Istio filters and the router.
 	// +optional
 	Phase PluginPhase `json:"phase,omitempty"`
 

@@ -4,7 +4,8 @@
 // its Go module, or the in-process test registry when that cannot be had),
 // the operator as its own process, and the sample WasmExtension of
 // config/samples. It ends printing the Ready extension, its Events and the
-// digest-pinned WasmPlugin the operator rendered.
+// WasmPlugin the operator rendered: delivery Cache, so its url is the
+// operator's module server and its sha256 pins the verified bytes.
 //
 //	make demo            # or: go run ./test/demo
 //	make demo KEEP=1     # or: go run ./test/demo -keep   (leave it running; Ctrl-C stops it)
@@ -101,7 +102,7 @@ func run(o options) (code int) {
 		}
 	}()
 
-	fmt.Printf("wasmext demo: a WasmExtension becomes a digest-pinned Istio WasmPlugin\n")
+	fmt.Printf("wasmext demo: a WasmExtension becomes an Istio WasmPlugin that loads the verified module from the operator's cache\n")
 	fmt.Printf("work dir %s (operator log: %s)\n\n", d.work, d.opLog())
 
 	// The operator builds while the control plane starts.
