@@ -54,6 +54,9 @@ func (r *WasmExtensionReconciler) renderAndApply(ctx context.Context, s *scope) 
 	if err := r.prune(ctx, s.ext, rendered); err != nil {
 		return stepError(v1alpha1.ConditionRendered, err)
 	}
+	if err := r.checkMixing(ctx, s, out.gvk.Kind); err != nil {
+		return stepError(v1alpha1.ConditionRendered, err)
+	}
 	s.rendered, s.why, s.url = rendered, why, r.moduleURL(s)
 	return nil
 }

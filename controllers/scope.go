@@ -40,6 +40,7 @@ type scope struct {
 	rendered []v1alpha1.RenderedObject
 	why      string   // why this output was chosen
 	lossy    []string // pluginConfig paths whose numbers Istio will change
+	mixed    []string // extensions rendered into another family that may share workloads
 	applied  bool     // this reconcile wrote a rendered object
 
 	failure *failure // the first step that failed, if any

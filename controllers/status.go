@@ -94,7 +94,7 @@ func setRendered(ext *v1alpha1.WasmExtension, s *scope) {
 		set(ext, v1alpha1.ConditionRendered, metav1.ConditionFalse, s.failure.reason,
 			"Removed "+renderedNames(ext.Status.Rendered)+": the signature of the module they served no longer verifies")
 	case s.failure == nil && s.rendered != nil:
-		setTrue(ext, v1alpha1.ConditionRendered, "Applied "+renderedNames(s.rendered)+" ("+s.why+")"+lossyNote(s.lossy))
+		setTrue(ext, v1alpha1.ConditionRendered, "Applied "+renderedNames(s.rendered)+" ("+s.why+")"+lossyNote(s.lossy)+mixingNote(s.mixed))
 	}
 }
 
