@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/oci/ocitest"
 	"github.com/wasmext/wasmext/internal/testenv"
 	"github.com/wasmext/wasmext/test/demo/operator"
@@ -34,6 +35,7 @@ type result struct {
 	allReady       time.Duration // first create → last Ready (0: not all Ready)
 	readyTimes     []time.Duration
 	notReady       map[string]int // reason → count, for extensions never Ready
+	deliveries     map[v1alpha1.Delivery]int
 	phase, steady  window
 	sinceStart     proc.Usage // at the end of the phase
 	regPerDigest   []ocitest.Counts
@@ -203,6 +205,7 @@ func (x *oneRun) measurePhase(ctx context.Context, tracker *tracker) (snapshot, 
 	}
 	r.readyTimes = tracker.readyTimes(start)
 	r.notReady = tracker.notReadyReasons()
+	r.deliveries = tracker.deliveries()
 	if x.waitErr == nil {
 		r.allReady = r.readyTimes[len(r.readyTimes)-1]
 		fmt.Printf("all Ready after %s\n", dur(r.allReady))

@@ -5,6 +5,7 @@ import (
 	"os"
 	"text/tabwriter"
 
+	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/oci/ocitest"
 )
 
@@ -33,6 +34,7 @@ func summary(results []*result) {
 			r.phase.registry.BlobGET, r.phase.sig.sig(), r.phase.cpu.Seconds(), mib(r.sinceStart.PeakRSS), steadyAPI, steadyReg)
 	}
 	_ = tw.Flush()
+	printProxyPulls(results)
 	printVerificationSummary(results)
 	printPeers(results)
 }
@@ -137,4 +139,17 @@ func perDigest(cs []ocitest.Counts) string {
 		field("manifest HEAD", func(c ocitest.Counts) int64 { return c.ManifestHEAD }),
 		field("manifest GET", func(c ocitest.Counts) int64 { return c.ManifestGET }),
 		field("blob GET", func(c ocitest.Counts) int64 { return c.BlobGET }), len(cs))
+}
+
+// printProxyPulls says how many registry pulls the proxies themselves would
+// make: none for extensions delivered from the operator's cache; one per
+// selected pod per module for delivery Registry, as for Istio's native
+// WasmPlugin (a model: the bench runs no pods).
+func printProxyPulls(results []*result) {
+	fmt.Printf("\nregistry pulls made by the proxies (model; the operator's own pulls are the blob GETs above):\n")
+	for _, r := range results {
+		cache, registry := r.deliveries[v1alpha1.DeliveryCache], r.deliveries[v1alpha1.DeliveryRegistry]
+		fmt.Printf("  N=%-5d verify %-3s  delivery Cache %d → 0 pulls; delivery Registry %d → %d × pods; Istio native WasmPlugin: %d × pods\n",
+			r.n, onOff(r.verify), cache, registry, registry, r.n)
+	}
 }

@@ -25,15 +25,18 @@ type tracker struct {
 	now    map[string]bool      // Ready at the latest event
 	reason map[string]string    // Ready reason at the latest event, while not Ready
 	stalls map[string]bool
-	change chan struct{}
-	cancel context.CancelFunc
-	done   chan struct{}
+	// delivery is how the proxies would obtain each extension's module
+	// (status.module.delivery at the latest event).
+	delivery map[string]v1alpha1.Delivery
+	change   chan struct{}
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 func watchReady(ctx context.Context, c client.WithWatch, n int) (*tracker, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	t := &tracker{n: n, ready: map[string]time.Time{}, now: map[string]bool{}, reason: map[string]string{},
-		stalls: map[string]bool{}, change: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
+		stalls: map[string]bool{}, delivery: map[string]v1alpha1.Delivery{}, change: make(chan struct{}, 1), cancel: cancel, done: make(chan struct{})}
 	var list v1alpha1.WasmExtensionList
 	if err := c.List(ctx, &list); err != nil {
 		cancel()
@@ -91,6 +94,9 @@ func (t *tracker) observe(ext *v1alpha1.WasmExtension) {
 	t.mu.Lock()
 	t.now[key] = isReady
 	t.stalls[key] = stalled
+	if m := ext.Status.Module; m != nil {
+		t.delivery[key] = m.Delivery
+	}
 	if isReady {
 		if _, seen := t.ready[key]; !seen {
 			t.ready[key] = time.Now()
@@ -165,6 +171,17 @@ func (t *tracker) notReadyReasons() map[string]int {
 	}
 	if missing := t.n - len(t.ready) - sumInts(out); missing > 0 {
 		out["NoStatusYet"] += missing
+	}
+	return out
+}
+
+// deliveries counts the extensions per delivery.
+func (t *tracker) deliveries() map[v1alpha1.Delivery]int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := map[v1alpha1.Delivery]int{}
+	for _, d := range t.delivery {
+		out[d]++
 	}
 	return out
 }
