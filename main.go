@@ -12,8 +12,11 @@
 // spec.output picks one; Auto (the default) takes the first the cluster
 // serves, in that order, and switches when Istio's CRDs change. Every
 // replica runs the module server (--module-server-bind-address), which
-// serves verified .wasm at an unguessable path and re-pulls a module it no
-// longer holds; output EnvoyFilter needs its address (--module-server-url).
+// serves verified .wasm at a path unguessable per module (an HMAC of its
+// sha256 under a key all replicas share), only while an extension renders
+// it and for a grace period after, from memory or --module-cache-dir, and
+// re-pulls a module it does not hold; output EnvoyFilter needs its address
+// (--module-server-url).
 package main
 
 import (
@@ -57,14 +60,22 @@ type options struct {
 	sigstoreTUF     bool
 	moduleAddr      string
 	moduleURL       string
-	moduleToken     string
+	moduleKeyFile   string
+	moduleGrace     time.Duration
 	moduleBytes     string
+	moduleCacheDir  string
 	zap             zap.Options
 
 	// Parsed from the flags above by parseFlags.
 	maxSize    resource.Quantity // --max-module-size
 	cacheBytes resource.Quantity // --module-cache-bytes
+	moduleKey  cache.Key         // --module-server-key-file or $WASMEXT_MODULE_SERVER_KEY; empty: random
 }
+
+// moduleKeyEnv holds the module URL key when no key file is given (from a
+// Secret: see config/manager). It is read directly, not as a flag default,
+// so that --help never prints it.
+const moduleKeyEnv = "WASMEXT_MODULE_SERVER_KEY"
 
 // parseFlags parses the operator's command line and checks it, so that a
 // bad flag fails before anything starts.
@@ -100,8 +111,10 @@ func (o *options) define(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.sigstoreTUF, "sigstore-tuf", true, "Fetch the public-good Sigstore trusted root through TUF at start-up, for keyless verification without trustedRootSecretRef.")
 	fs.StringVar(&o.moduleAddr, "module-server-bind-address", ":8082", "Address every replica serves verified .wasm modules on, for output EnvoyFilter; \"0\" disables it.")
 	fs.StringVar(&o.moduleURL, "module-server-url", "", "Base URL proxies reach the module server at (e.g. http://wasmext-modules.wasmext-system.svc:8082); empty disables output EnvoyFilter.")
-	fs.StringVar(&o.moduleToken, "module-server-token", os.Getenv("WASMEXT_MODULE_SERVER_TOKEN"), "Unguessable path segment of module URLs, the same on every replica (default $WASMEXT_MODULE_SERVER_TOKEN, else random per process).")
-	fs.StringVar(&o.moduleBytes, "module-cache-bytes", "1Gi", "Bytes of verified .wasm kept in memory for the module server (least recently used evicted; misses are re-pulled).")
+	fs.StringVar(&o.moduleKeyFile, "module-server-key-file", "", "File holding the key module URLs are derived from (HMAC-SHA256 of each module's sha256), at least 32 bytes, the same on every replica, e.g. a mounted Secret. Default: $"+moduleKeyEnv+", else a random key per process (URLs then differ per replica).")
+	fs.DurationVar(&o.moduleGrace, "module-server-grace", cache.DefaultGrace, "How long a module stays served after the last extension stops rendering it, so that proxies of a rollout in progress still load it.")
+	fs.StringVar(&o.moduleBytes, "module-cache-bytes", "1Gi", "Bytes of verified .wasm kept for the module server: in memory, or on disk with --module-cache-dir (least recently used evicted; misses are re-pulled).")
+	fs.StringVar(&o.moduleCacheDir, "module-cache-dir", "", "Directory (e.g. an emptyDir) the module server keeps modules in instead of memory, within --module-cache-bytes; a file found at start is served only after its sha256 is checked again. Empty: memory.")
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(gofs) // --zap-log-level, --zap-devel, --zap-encoder, ...
 	if f := flag.CommandLine.Lookup("kubeconfig"); f != nil {
@@ -121,6 +134,26 @@ func (o *options) validate() error {
 	}
 	if o.cacheBytes, err = resource.ParseQuantity(o.moduleBytes); err != nil || o.cacheBytes.Value() <= 0 {
 		return fmt.Errorf("--module-cache-bytes %q is not a positive quantity", o.moduleBytes)
+	}
+	if o.moduleGrace < 0 {
+		return fmt.Errorf("--module-server-grace %s is negative", o.moduleGrace)
+	}
+	return o.readModuleKey()
+}
+
+// readModuleKey reads the module URL key from --module-server-key-file or
+// $WASMEXT_MODULE_SERVER_KEY. Its errors never contain the key.
+func (o *options) readModuleKey() error {
+	var err error
+	switch env := os.Getenv(moduleKeyEnv); {
+	case o.moduleKeyFile != "":
+		if o.moduleKey, err = cache.ReadKeyFile(o.moduleKeyFile); err != nil {
+			return fmt.Errorf("--module-server-key-file: %w", err)
+		}
+	case env != "":
+		if o.moduleKey, err = cache.ParseKey([]byte(env)); err != nil {
+			return fmt.Errorf("$%s: %w", moduleKeyEnv, err)
+		}
 	}
 	return nil
 }
@@ -190,15 +223,12 @@ func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options) (*cache.
 	if o.sigstoreTUF {
 		go publicGood.Run(ctx, ctrl.Log.WithName("sigstore"), 5*time.Minute)
 	}
-	if o.moduleToken == "" {
-		var err error
-		if o.moduleToken, err = cache.NewToken(); err != nil {
-			return nil, err
-		}
+	modules, err := newModuleServer(o)
+	if err != nil {
+		return nil, err
 	}
-	modules := &cache.Server{Store: cache.NewStore(o.cacheBytes.Value()), Token: o.moduleToken}
 	loader := module.NewLoader(fetcher, o.moduleCacheSize).KeepBytes(func(sha string, b []byte) {
-		if err := modules.Store.Put(sha, b); err != nil {
+		if err := modules.Put(sha, b); err != nil {
 			ctrl.Log.Info("Module not kept for serving", "sha256", sha, "error", err.Error())
 		}
 	})
@@ -220,7 +250,32 @@ func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options) (*cache.
 	if err := r.SetupWithManager(ctx, mgr); err != nil {
 		return nil, fmt.Errorf("setting up controller: %w", err)
 	}
+	if err := controllers.ServeRenderedModules(ctx, mgr.GetCache(), modules); err != nil {
+		return nil, err
+	}
 	return modules, nil
+}
+
+// newModuleServer builds the module server from the flags: its key, its
+// grace period and a Store in memory or in --module-cache-dir.
+func newModuleServer(o *options) (*cache.Server, error) {
+	key := o.moduleKey
+	if len(key) == 0 {
+		var err error
+		if key, err = cache.NewKey(); err != nil {
+			return nil, err
+		}
+		ctrl.Log.Info("Generated a module server key for this process: module URLs differ per replica; set $" +
+			moduleKeyEnv + " or --module-server-key-file to share one")
+	}
+	store := cache.NewStore(o.cacheBytes.Value())
+	if o.moduleCacheDir != "" {
+		var err error
+		if store, err = cache.OpenDiskStore(o.moduleCacheDir, o.cacheBytes.Value()); err != nil {
+			return nil, err
+		}
+	}
+	return &cache.Server{Store: store, Key: key, Grace: o.moduleGrace}, nil
 }
 
 // addProbes adds /healthz and /readyz.

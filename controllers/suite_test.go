@@ -48,6 +48,9 @@ var (
 
 const waitFor = 30 * time.Second
 
+// suiteModuleKey is the module URL key every replica of the suite shares.
+var suiteModuleKey = cache.Key("suite-module-url-key-0123456789abcdef")
+
 func TestMain(m *testing.M) {
 	os.Exit(runSuite(m))
 }
@@ -97,7 +100,8 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		return err
 	}
 	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: 4 << 20})
-	moduleServer = &cache.Server{Store: cache.NewStore(64 << 20), Token: "t0k3n"}
+	// Token repeats Key for tests that still copy it (output_test.go).
+	moduleServer = &cache.Server{Store: cache.NewStore(64 << 20), Key: suiteModuleKey, Token: suiteModuleKey, Grace: cache.DefaultGrace}
 	moduleHTTP := httptest.NewServer(moduleServer)
 	moduleServerURL = moduleHTTP.URL
 	reconciler = &WasmExtensionReconciler{
@@ -106,7 +110,7 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		Recorder:  countingRecorder{EventRecorder: mgr.GetEventRecorder("wasmext"), n: &writes},
 		Resolver:  fetcher,
 		Loader: module.NewLoader(fetcher, 64).KeepBytes(func(sha string, b []byte) {
-			_ = moduleServer.Store.Put(sha, b)
+			_ = moduleServer.Put(sha, b)
 		}),
 		Concurrency: 4,
 		Policy:      policy.NewHolder(policy.Policy{}),
@@ -115,6 +119,9 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 	}
 	moduleServer.Refill = reconciler.RefillModule
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
+		return err
+	}
+	if err := ServeRenderedModules(ctx, mgr.GetCache(), moduleServer); err != nil {
 		return err
 	}
 	go func() {

@@ -15,23 +15,24 @@ import (
 // FuzzServePath sends arbitrary request lines through net/http's own
 // request parser to the Server. It must never panic, never answer other
 // than 200/304/404/405, never call Refill and never serve a module unless
-// the path is exactly <prefix>/<token>/<sha256>.wasm with the right token,
-// and what it serves must be the module named.
+// the path is exactly <prefix>/<MAC of the sha256>/<sha256>.wasm, and what
+// it serves must be the module named.
 func FuzzServePath(f *testing.F) {
 	stored, storedB := mod("stored", 300)
 	refilled, refilledB := mod("refilled", 200)
 	modules := map[string][]byte{stored: storedB, refilled: refilledB}
 	for _, target := range append(badTargets(stored),
-		"/modules/"+token+"/"+stored+".wasm",
-		"/modules/"+token+"/"+refilled+".wasm",
-		"/modules/"+token+"/"+refilled+".wasm?x=1",
-		"http://modules/modules/"+token+"/"+stored+".wasm",
+		path(stored),
+		path(refilled),
+		path(refilled)+"?x=1",
+		"http://modules"+path(stored),
+		"/modules/"+macOf(key, stored)+"/"+refilled+".wasm",
 		"*",
 	) {
 		f.Add("GET", target)
 	}
-	f.Add("HEAD", "/modules/"+token+"/"+stored+".wasm")
-	f.Add("POST", "/modules/"+token+"/"+stored+".wasm")
+	f.Add("HEAD", path(stored))
+	f.Add("POST", path(stored))
 
 	f.Fuzz(func(t *testing.T, method, target string) {
 		req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(
@@ -43,14 +44,12 @@ func FuzzServePath(f *testing.F) {
 		if err := store.Put(stored, storedB); err != nil {
 			t.Fatal(err)
 		}
-		right := func(key string) bool {
-			return req.URL.EscapedPath() == "/modules/"+token+"/"+key+".wasm"
-		}
-		srv := &cache.Server{Store: store, Token: token, Refill: func(_ context.Context, key string) ([]byte, error) {
-			if !right(key) {
-				t.Errorf("%s %q: Refill(%s) without the right path and token", method, target, key)
+		right := func(sha string) bool { return req.URL.EscapedPath() == path(sha) }
+		srv := &cache.Server{Store: store, Key: key, Refill: func(_ context.Context, sha string) ([]byte, error) {
+			if !right(sha) {
+				t.Errorf("%s %q: Refill(%s) without the right path and MAC", method, target, sha)
 			}
-			if b, ok := modules[key]; ok {
+			if b, ok := modules[sha]; ok {
 				return b, nil
 			}
 			return nil, cache.ErrUnknown
@@ -60,20 +59,20 @@ func FuzzServePath(f *testing.F) {
 
 		switch rec.Code {
 		case 200, 304:
-			key := strings.TrimSuffix(strings.TrimPrefix(rec.Header().Get("Etag"), `"sha256:`), `"`)
-			if !right(key) || !strings.Contains(target, "/"+token+"/") {
-				t.Fatalf("%s %q = %d for %s without the right path and token", method, target, rec.Code, key)
+			sha := strings.TrimSuffix(strings.TrimPrefix(rec.Header().Get("Etag"), `"sha256:`), `"`)
+			if !right(sha) || !strings.Contains(target, "/"+macOf(key, sha)+"/") {
+				t.Fatalf("%s %q = %d for %s without the right path and MAC", method, target, rec.Code, sha)
 			}
-			want := modules[key]
+			want := modules[sha]
 			if req.Method == "HEAD" || rec.Code == 304 {
 				want = nil
 			}
 			if !bytes.Equal(rec.Body.Bytes(), want) {
-				t.Fatalf("%s %q served %d bytes that are not module %s", method, target, rec.Body.Len(), key)
+				t.Fatalf("%s %q served %d bytes that are not module %s", method, target, rec.Body.Len(), sha)
 			}
 		case 404, 405:
-			if bytes.Contains(rec.Body.Bytes(), []byte(token)) {
-				t.Fatalf("%s %q: %d body gives the token away", method, target, rec.Code)
+			if leaksKey(rec.Body.String()) {
+				t.Fatalf("%s %q: %d body gives the key away", method, target, rec.Code)
 			}
 		default:
 			t.Fatalf("%s %q = %d", method, target, rec.Code)

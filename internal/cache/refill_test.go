@@ -32,16 +32,17 @@ func TestServeMissRefillsOnce(t *testing.T) {
 		<-release
 		return b, nil
 	}
-	srv := &cache.Server{Store: store, Token: token, Refill: refill}
+	srv := &cache.Server{Store: store, Key: key, Refill: refill}
 	ts := newServer(t, srv)
-	hits := metric(t, "wasmext_cache_requests_total", "hit")
-	misses := metric(t, "wasmext_cache_requests_total", "miss")
+	hits := metric(t, "wasmext_module_cache_hits_total", "")
+	misses := metric(t, "wasmext_module_cache_misses_total", "")
+	refillsOK := metric(t, "wasmext_module_cache_refills_total", "result=ok")
 
 	const n = 20
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() {
-			resp, body := do(t, ts, "GET", "/modules/"+token+"/"+k+".wasm")
+			resp, body := do(t, ts, "GET", path(k))
 			if resp.StatusCode != 200 || !bytes.Equal(body, b) {
 				t.Errorf("GET = %d with %d bytes; want 200 with the module", resp.StatusCode, len(body))
 			}
@@ -63,12 +64,13 @@ func TestServeMissRefillsOnce(t *testing.T) {
 	if got, ok := store.Get(k); !ok || !bytes.Equal(got, b) {
 		t.Fatal("refilled module not stored")
 	}
-	gotMisses := metric(t, "wasmext_cache_requests_total", "miss") - misses
-	gotHits := metric(t, "wasmext_cache_requests_total", "hit") - hits
-	if gotMisses != n || gotHits != 0 {
-		t.Errorf("misses, hits grew by %v, %v; want %d misses (all served by the one Refill), 0 hits", gotMisses, gotHits, n)
+	gotMisses := metric(t, "wasmext_module_cache_misses_total", "") - misses
+	gotHits := metric(t, "wasmext_module_cache_hits_total", "") - hits
+	gotRefills := metric(t, "wasmext_module_cache_refills_total", "result=ok") - refillsOK
+	if gotMisses != n || gotHits != 0 || gotRefills != 1 {
+		t.Errorf("misses, hits, refills grew by %v, %v, %v; want %d misses (all served by the one Refill), 0 hits, 1 refill", gotMisses, gotHits, gotRefills, n)
 	}
-	if resp, _ := do(t, ts, "HEAD", "/modules/"+token+"/"+k+".wasm"); resp.StatusCode != 200 || calls.Load() != 1 {
+	if resp, _ := do(t, ts, "HEAD", path(k)); resp.StatusCode != 200 || calls.Load() != 1 {
 		t.Fatalf("HEAD after refill = %d, %d Refill calls; want 200 from the store", resp.StatusCode, calls.Load())
 	}
 }
@@ -130,26 +132,27 @@ func TestServeRefillFailures(t *testing.T) {
 		refill     cache.Refill
 		code       int
 		retryAfter bool
-		result     string
+		result     string // of wasmext_module_cache_refills_total; "" for no Refill
 	}{
-		{"wrong bytes", func(context.Context, string) ([]byte, error) { return other, nil }, 502, false, "refill_error"},
-		{"truncated bytes", func(context.Context, string) ([]byte, error) { return b[:999], nil }, 502, false, "refill_error"},
-		{"no bytes", func(context.Context, string) ([]byte, error) { return nil, nil }, 502, false, "refill_error"},
-		{"unknown", func(context.Context, string) ([]byte, error) { return nil, cache.ErrUnknown }, 404, false, "not_found"},
+		{"wrong bytes", func(context.Context, string) ([]byte, error) { return other, nil }, 502, false, "digest_mismatch"},
+		{"truncated bytes", func(context.Context, string) ([]byte, error) { return b[:999], nil }, 502, false, "digest_mismatch"},
+		{"no bytes", func(context.Context, string) ([]byte, error) { return nil, nil }, 502, false, "digest_mismatch"},
+		{"unknown", func(context.Context, string) ([]byte, error) { return nil, cache.ErrUnknown }, 404, false, "unknown"},
 		{"unknown, wrapped", func(context.Context, string) ([]byte, error) {
 			return nil, fmt.Errorf("no extension: %w", cache.ErrUnknown)
-		}, 404, false, "not_found"},
-		{"nil Refill", nil, 404, false, "not_found"},
+		}, 404, false, "unknown"},
+		{"nil Refill", nil, 404, false, ""},
 		{"registry down", func(context.Context, string) ([]byte, error) {
 			return nil, errors.New("registry: 503 Service Unavailable")
-		}, 503, true, "refill_error"},
-		{"panic", func(context.Context, string) ([]byte, error) { panic("bug") }, 503, true, "refill_error"},
+		}, 503, true, "error"},
+		{"panic", func(context.Context, string) ([]byte, error) { panic("bug") }, 503, true, "error"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			store := cache.NewStore(1 << 20)
-			ts := newServer(t, &cache.Server{Store: store, Token: token, Refill: tc.refill})
-			before := metric(t, "wasmext_cache_requests_total", tc.result)
-			resp, body := do(t, ts, "GET", "/modules/"+token+"/"+k+".wasm")
+			ts := newServer(t, &cache.Server{Store: store, Key: key, Refill: tc.refill})
+			code := fmt.Sprintf("code=%d", tc.code)
+			before, refills := metric(t, requestsTotal, code), refillCounts(t)
+			resp, body := do(t, ts, "GET", path(k))
 			if resp.StatusCode != tc.code {
 				t.Fatalf("GET = %d, want %d", resp.StatusCode, tc.code)
 			}
@@ -162,11 +165,26 @@ func TestServeRefillFailures(t *testing.T) {
 			if store.Len() != 0 {
 				t.Errorf("store holds %d modules after a failed refill, want 0", store.Len())
 			}
-			if got := metric(t, "wasmext_cache_requests_total", tc.result) - before; got != 1 {
-				t.Errorf("%s grew by %v, want 1", tc.result, got)
+			if got := metric(t, requestsTotal, code) - before; got != 1 {
+				t.Errorf("requests{%s} grew by %v, want 1", code, got)
+			}
+			for r, n := range refillCounts(t) {
+				if want := map[bool]float64{true: 1}[r == tc.result]; n-refills[r] != want {
+					t.Errorf("refills{result=%s} grew by %v, want %v", r, n-refills[r], want)
+				}
 			}
 		})
 	}
+}
+
+// refillCounts returns wasmext_module_cache_refills_total by result.
+func refillCounts(t *testing.T) map[string]float64 {
+	t.Helper()
+	m := map[string]float64{}
+	for _, r := range []string{"ok", "unknown", "digest_mismatch", "error"} {
+		m[r] = metric(t, "wasmext_module_cache_refills_total", "result="+r)
+	}
+	return m
 }
 
 // TestServeRefillLargerThanStore serves a verified module the store cannot
@@ -175,8 +193,8 @@ func TestServeRefillLargerThanStore(t *testing.T) {
 	store := cache.NewStore(100)
 	k, b := mod("big", 101)
 	refill := func(context.Context, string) ([]byte, error) { return b, nil }
-	ts := newServer(t, &cache.Server{Store: store, Token: token, Refill: refill})
-	resp, body := do(t, ts, "GET", "/modules/"+token+"/"+k+".wasm")
+	ts := newServer(t, &cache.Server{Store: store, Key: key, Refill: refill})
+	resp, body := do(t, ts, "GET", path(k))
 	if resp.StatusCode != 200 || !bytes.Equal(body, b) {
 		t.Fatalf("GET = %d with %d bytes; want 200 with the module", resp.StatusCode, len(body))
 	}
@@ -206,7 +224,7 @@ func TestServeRefillOutlivesClient(t *testing.T) {
 		refillErr <- nil
 		return b, nil
 	}
-	srv := &cache.Server{Store: store, Token: token, Refill: refill}
+	srv := &cache.Server{Store: store, Key: key, Refill: refill}
 	handled := make(chan struct{}, 2) // one per request the handler has finished
 	ts := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		srv.ServeHTTP(w, r)
@@ -214,7 +232,7 @@ func TestServeRefillOutlivesClient(t *testing.T) {
 	}))
 
 	ctx, cancel := context.WithCancel(context.Background())
-	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+"/modules/"+token+"/"+k+".wasm", nil)
+	req, _ := http.NewRequestWithContext(ctx, "GET", ts.URL+path(k), nil)
 	done := make(chan error, 1)
 	go func() {
 		resp, err := http.DefaultClient.Do(req)
@@ -237,7 +255,7 @@ func TestServeRefillOutlivesClient(t *testing.T) {
 	}
 	// A second request joins the refill still in flight or finds its
 	// result in the store; either way no second Refill runs.
-	resp, body := do(t, ts, "GET", "/modules/"+token+"/"+k+".wasm")
+	resp, body := do(t, ts, "GET", path(k))
 	if resp.StatusCode != 200 || !bytes.Equal(body, b) {
 		t.Fatalf("GET after the refill = %d with %d bytes; want 200 with the module", resp.StatusCode, len(body))
 	}

@@ -2,17 +2,15 @@ package cache
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
+	"k8s.io/utils/clock"
 )
 
 // Refill re-obtains the bytes of a module on a Store miss; the controller
@@ -21,9 +19,17 @@ import (
 // verifies the bytes against sha256hex itself and keeps its own copy.
 type Refill func(ctx context.Context, sha256hex string) ([]byte, error)
 
+// InUse reports whether some extension renders the module sha256hex now;
+// the controller answers from its informer cache. See Server.InUse.
+type InUse func(ctx context.Context, sha256hex string) (bool, error)
+
 const (
 	// DefaultPrefix is the path prefix a Server with no Prefix serves under.
 	DefaultPrefix = "/modules"
+	// DefaultGrace is how long a module stays served after the last
+	// extension stops rendering it: long enough for the proxies of a
+	// rollout that began before the change to load it.
+	DefaultGrace = 2 * time.Minute
 
 	// refillTimeout bounds one Refill. It does not end with the request
 	// that started it: other requests may be waiting on the same Refill.
@@ -35,37 +41,45 @@ const (
 )
 
 // Server serves the modules of a Store at
-// <Prefix>/<Token>/<sha256hex>.wasm, for GET and HEAD only. Anything else
-// is a 404 (or a 405 for other methods, whatever the path), so that a
-// wrong token and a wrong path look the same. Configure the fields before
-// the first request and do not change them afterwards.
+// <Prefix>/<hex HMAC-SHA256(Key, sha256hex)>/<sha256hex>.wasm, for GET and
+// HEAD only, and only while the module is in use. Anything else is a 404
+// (or a 405 for other methods, whatever the path), so that a wrong MAC, a
+// module nobody renders and a wrong path look the same. Configure the
+// fields before the first request and do not change them afterwards.
 type Server struct {
 	Store *Store
-	// Token is the unguessable path segment; see NewToken. It must be
-	// non-empty and URL-safe (letters, digits, "-", ".", "_", "~"):
-	// otherwise the Server serves nothing.
-	Token string
+	// Key derives the per-module path segment, so that the URL of one
+	// module tells nothing about the URL of another. It must be the same
+	// on every replica and at least MinKeyLen bytes: otherwise the Server
+	// serves nothing.
+	Key Key
+	// Token is the Key under its former name, used when Key is empty.
+	//
+	// Deprecated: set Key.
+	Token Key
 	// Refill is called on a Store miss; nil means nothing is refilled.
 	Refill Refill
+	// InUse gates every request: a module is served only while InUse says
+	// some extension renders it, or for Grace after Seen. nil serves every
+	// module the Store holds or Refill finds (for tests).
+	InUse InUse
+	// Grace is how long after Seen a module is served although InUse says
+	// no extension renders it any more (zero: not at all).
+	Grace time.Duration
+	// Clock measures Grace; nil is the real clock.
+	Clock clock.PassiveClock
 	// Prefix is the path prefix, DefaultPrefix when empty.
 	Prefix string
 
 	flight singleflight.Group
+	mu     sync.Mutex
+	seen   map[string]time.Time // sha256 -> last time Seen
 }
 
 // URL returns the address at which s serves the module sha256hex, for a
 // Server reachable at baseURL (like "http://wasmext-modules.wasmext-system.svc:8082").
 func (s *Server) URL(baseURL, sha256hex string) string {
-	return strings.TrimRight(baseURL, "/") + s.prefix() + "/" + s.Token + "/" + sha256hex + ".wasm"
-}
-
-// NewToken returns 32 random bytes from crypto/rand, hex encoded.
-func NewToken() (string, error) {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("cache: generating token: %w", err)
-	}
-	return hex.EncodeToString(b[:]), nil
+	return strings.TrimRight(baseURL, "/") + s.prefix() + "/" + s.key().mac(sha256hex) + "/" + sha256hex + ".wasm"
 }
 
 // ServeHTTP implements http.Handler.
@@ -77,57 +91,79 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	key, ok := s.parse(r.URL.EscapedPath())
 	if !ok {
-		notFound(w)
+		httpError(w, http.StatusNotFound)
 		return
 	}
-	if b, ok := s.Store.Get(key); ok {
-		requests.WithLabelValues(resultHit).Inc()
-		serve(w, r, key, b)
+	switch served, err := s.served(r.Context(), key); {
+	case err != nil:
+		w.Header().Set("Retry-After", retryAfter)
+		httpError(w, http.StatusServiceUnavailable)
+		return
+	case !served:
+		httpError(w, http.StatusNotFound)
 		return
 	}
+	if bl, ok := s.Store.open(key); ok {
+		defer bl.close()
+		hits.Inc()
+		serve(w, r, key, bl)
+		return
+	}
+	misses.Inc()
+	s.serveRefilled(w, r, key)
+}
+
+// serveRefilled answers a miss with what Refill obtains.
+func (s *Server) serveRefilled(w http.ResponseWriter, r *http.Request, key string) {
 	b, err := s.refill(r.Context(), key)
 	switch {
 	case err == nil:
-		requests.WithLabelValues(resultMiss).Inc()
-		serve(w, r, key, b)
+		serve(w, r, key, &blob{size: int64(len(b)), b: b})
 	case errors.Is(err, ErrUnknown):
-		notFound(w)
+		httpError(w, http.StatusNotFound)
 	case errors.Is(err, ErrDigestMismatch):
-		requests.WithLabelValues(resultRefillError).Inc()
 		httpError(w, http.StatusBadGateway)
 	case r.Context().Err() != nil:
 		// The client has gone; the Refill goes on for the others.
 	default:
-		requests.WithLabelValues(resultRefillError).Inc()
 		w.Header().Set("Retry-After", retryAfter)
 		httpError(w, http.StatusServiceUnavailable)
 	}
 }
 
 // parse returns the sha256 named by an escaped request path of the form
-// <prefix>/<token>/<64 lowercase hex>.wasm, and whether the path has that
-// form and carries the right token. The path is matched byte for byte, so
-// percent-encoding, "..", "//" and uppercase hex never match.
+// <prefix>/<64 lowercase hex MAC>/<64 lowercase hex sha256>.wasm, and
+// whether the path has that form and carries the MAC of that sha256. The
+// path is matched byte for byte, so percent-encoding, "..", "//" and
+// uppercase hex never match.
 func (s *Server) parse(path string) (key string, ok bool) {
-	if !validToken(s.Token) {
+	k := s.key()
+	if !k.valid() {
 		return "", false
 	}
 	rest, ok := strings.CutPrefix(path, s.prefix()+"/")
 	if !ok {
 		return "", false
 	}
-	token, file, ok := strings.Cut(rest, "/")
+	mac, file, ok := strings.Cut(rest, "/")
 	if !ok {
 		return "", false
 	}
 	key, ok = strings.CutSuffix(file, ".wasm")
-	// Compare the token even when the file name is wrong, so that timing
-	// tells nothing. ConstantTimeCompare leaks only the token's length.
-	tokenOK := subtle.ConstantTimeCompare([]byte(token), []byte(s.Token)) == 1
-	if !tokenOK || !ok || !isSHA256Hex(key) {
+	// Compute and compare the MAC even when the file name is wrong, so
+	// that timing tells nothing; the comparison takes constant time.
+	macOK := subtle.ConstantTimeCompare([]byte(mac), []byte(k.mac(key))) == 1
+	if !macOK || !ok || !isSHA256Hex(key) {
 		return "", false
 	}
 	return key, true
+}
+
+func (s *Server) key() Key {
+	if len(s.Key) == 0 {
+		return s.Token
+	}
+	return s.Key
 }
 
 func (s *Server) prefix() string {
@@ -139,113 +175,4 @@ func (s *Server) prefix() string {
 		return ""
 	}
 	return "/" + p
-}
-
-// validToken reports whether t is non-empty and made of URL-unreserved
-// characters, so that it appears in a path exactly as written.
-func validToken(t string) bool {
-	if t == "" {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == '-', c == '.', c == '_', c == '~':
-		default:
-			return false
-		}
-	}
-	return true
-}
-
-// refill obtains the module key through s.Refill, one call per key at a
-// time, verifies it and stores it. A caller whose ctx ends stops waiting
-// but does not cancel the Refill others may be waiting on.
-func (s *Server) refill(ctx context.Context, key string) ([]byte, error) {
-	if s.Refill == nil {
-		return nil, ErrUnknown
-	}
-	ch := s.flight.DoChan(key, func() (any, error) {
-		// Another flight may have just stored it.
-		if b, ok := s.Store.Get(key); ok {
-			return b, nil
-		}
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), refillTimeout)
-		defer cancel()
-		b, err := s.callRefill(rctx, key)
-		if err != nil {
-			return nil, err
-		}
-		b = append([]byte(nil), b...) // ours from here on; verify what we keep
-		if err := checkDigest(key, b); err != nil {
-			return nil, fmt.Errorf("refill: %w", err)
-		}
-		// A module larger than the whole Store is served but not kept.
-		s.Store.add(key, b)
-		return b, nil
-	})
-	select {
-	case res := <-ch:
-		if res.Err != nil {
-			return nil, res.Err
-		}
-		return res.Val.([]byte), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// callRefill calls s.Refill, turning a panic into an error: it runs on a
-// goroutine of its own, where net/http's recovery does not reach.
-func (s *Server) callRefill(ctx context.Context, key string) (b []byte, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("refill %s panicked: %v", key, p)
-		}
-	}()
-	return s.Refill(ctx, key)
-}
-
-// serve writes module b, whose sha256 is key, or 304 if the client has it.
-func serve(w http.ResponseWriter, r *http.Request, key string, b []byte) {
-	h := w.Header()
-	etag := `"sha256:` + key + `"`
-	h.Set("Etag", etag)
-	h.Set("Cache-Control", cacheControl)
-	if etagMatch(r.Header.Get("If-None-Match"), etag) {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	h.Set("Content-Type", "application/wasm")
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(b)
-	}
-}
-
-// etagMatch reports whether an If-None-Match header value lists etag
-// (weak comparison, RFC 9110 section 13.1.2).
-func etagMatch(header, etag string) bool {
-	for header != "" {
-		var tag string
-		tag, header, _ = strings.Cut(header, ",")
-		tag = strings.TrimSpace(tag)
-		if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
-			return true
-		}
-	}
-	return false
-}
-
-func notFound(w http.ResponseWriter) {
-	requests.WithLabelValues(resultNotFound).Inc()
-	httpError(w, http.StatusNotFound)
-}
-
-func httpError(w http.ResponseWriter, code int) {
-	w.Header().Set("Cache-Control", "no-store")
-	http.Error(w, http.StatusText(code), code)
 }

@@ -35,8 +35,8 @@ func has(s *cache.Store, key string) bool {
 func TestStorePutGet(t *testing.T) {
 	s := cache.NewStore(1000)
 	k, b := mod("a", 100)
-	gaugeBytes := metric(t, "wasmext_cache_bytes", "")
-	gaugeModules := metric(t, "wasmext_cache_modules", "")
+	gaugeBytes := metric(t, "wasmext_module_cache_size_bytes", "")
+	gaugeModules := metric(t, "wasmext_module_cache_entries", "")
 	if _, ok := s.Get(k); ok {
 		t.Fatal("Get on an empty store found something")
 	}
@@ -49,8 +49,8 @@ func TestStorePutGet(t *testing.T) {
 	if s.Len() != 1 || s.Bytes() != 100 {
 		t.Fatalf("Len, Bytes = %d, %d; want 1, 100", s.Len(), s.Bytes())
 	}
-	if db, dm := metric(t, "wasmext_cache_bytes", "")-gaugeBytes, metric(t, "wasmext_cache_modules", "")-gaugeModules; db != 100 || dm != 1 {
-		t.Fatalf("wasmext_cache_bytes, _modules grew by %v, %v; want 100, 1", db, dm)
+	if db, dm := metric(t, "wasmext_module_cache_size_bytes", "")-gaugeBytes, metric(t, "wasmext_module_cache_entries", "")-gaugeModules; db != 100 || dm != 1 {
+		t.Fatalf("size_bytes, entries grew by %v, %v; want 100, 1", db, dm)
 	}
 }
 
@@ -77,7 +77,7 @@ func TestStoreEvictsLeastRecentlyUsed(t *testing.T) {
 	mustPut(t, s, ka, a)
 	mustPut(t, s, kb, b)
 	mustPut(t, s, kc, c) // 900 bytes: a, b, c (most recent last)
-	evicted := metric(t, "wasmext_cache_evictions_total", "")
+	evicted := metric(t, "wasmext_module_cache_evictions_total", "")
 
 	if !has(s, ka) { // a is now the most recently used; b the least
 		t.Fatal("a missing")
@@ -101,8 +101,8 @@ func TestStoreEvictsLeastRecentlyUsed(t *testing.T) {
 	if s.Len() != 2 || s.Bytes() != 950 {
 		t.Fatalf("Len, Bytes = %d, %d; want 2, 950", s.Len(), s.Bytes())
 	}
-	if got := metric(t, "wasmext_cache_evictions_total", "") - evicted; got != 3 {
-		t.Fatalf("wasmext_cache_evictions_total grew by %v, want 3", got)
+	if got := metric(t, "wasmext_module_cache_evictions_total", "") - evicted; got != 3 {
+		t.Fatalf("evictions grew by %v, want 3", got)
 	}
 
 	// A module exactly the size of the store evicts everything else.
@@ -145,11 +145,15 @@ func TestStorePutRefused(t *testing.T) {
 	}
 }
 
-// TestStoreConcurrent hammers one small store from many goroutines; run
-// with -race. The bound must hold throughout and what Get returns must
-// always be the module of its key.
+// TestStoreConcurrent hammers one small store, in memory and on disk, from
+// many goroutines; run with -race. The bound must hold throughout and what
+// Get returns must always be the module of its key.
 func TestStoreConcurrent(t *testing.T) {
-	s := cache.NewStore(10 * 1024)
+	t.Run("memory", func(t *testing.T) { hammer(t, cache.NewStore(10*1024)) })
+	t.Run("disk", func(t *testing.T) { hammer(t, openDisk(t, t.TempDir(), 10*1024)) })
+}
+
+func hammer(t *testing.T, s *cache.Store) {
 	type m struct {
 		key string
 		b   []byte
