@@ -75,8 +75,8 @@ envtest: ## Provide kube-apiserver and etcd for envtest in bin/k8s (built from G
 	@hack/envtest-bins.sh >/dev/null
 
 .PHONY: test
-test: manifests generate envtest ## Run all tests against a real kube-apiserver + etcd; coverage in cover.out.
-	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go test ./... -count=1 $(TEST_FLAGS) -coverprofile cover.out
+test: manifests generate envtest registry ## Run all tests against a real kube-apiserver + etcd (and the CNCF registry process); coverage in cover.out.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" WASMEXT_REGISTRY_BIN="$(REGISTRY)" go test ./... -count=1 $(TEST_FLAGS) -coverprofile cover.out
 
 .PHONY: verify
 verify: manifests generate fmt ## Fail when generated or formatted files differ from what is committed.
