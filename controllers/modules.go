@@ -2,19 +2,26 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/opencontainers/go-digest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/cache"
+	"github.com/wasmext/wasmext/internal/verify"
 )
 
 // moduleSHAIndex indexes extensions by the sha256 of the module they render.
 const moduleSHAIndex = ".status.module.sha256"
 
+// indexModuleSHA: an extension whose rendered objects were removed (a
+// signature that stopped verifying, under --remove-unverified) keeps its
+// status.module but renders nothing: not indexed, so the module server
+// neither serves nor refills its module for it.
 func indexModuleSHA(o client.Object) []string {
-	if m := o.(*v1alpha1.WasmExtension).Status.Module; m != nil && m.SHA256 != "" {
+	ext := o.(*v1alpha1.WasmExtension)
+	if m := ext.Status.Module; m != nil && m.SHA256 != "" && len(ext.Status.Rendered) > 0 {
 		return []string{m.SHA256}
 	}
 	return nil
@@ -23,7 +30,8 @@ func indexModuleSHA(o client.Object) []string {
 // RefillModule re-obtains the .wasm bytes the module server misses (after a
 // restart, an eviction, or on a replica that did not pull it): it re-pulls
 // the pinned digest of an extension that renders that sha256, with that
-// extension's own policy check and credentials, through the same loader
+// extension's own policy check and credentials, checks the signature again
+// where the extension asks for one, and goes through the same loader
 // (fetch, inspect, sha256 check) every module goes through.
 func (r *WasmExtensionReconciler) RefillModule(ctx context.Context, sha256hex string) ([]byte, error) {
 	var list v1alpha1.WasmExtensionList
@@ -32,19 +40,31 @@ func (r *WasmExtensionReconciler) RefillModule(ctx context.Context, sha256hex st
 	}
 	lastErr := cache.ErrUnknown
 	for i := range list.Items {
-		ext := &list.Items[i]
-		s := &scope{ext: ext}
-		if err := r.credentials(ctx, s); err != nil {
-			lastErr = err
-			continue
+		b, err := r.refillFrom(ctx, &list.Items[i], sha256hex)
+		if err == nil {
+			return b, nil
 		}
-		m := ext.Status.Module
-		b, err := r.Loader.Bytes(ctx, s.request, m.Repository, digest.Digest(m.Digest), sha256hex)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		return b, nil
+		lastErr = err
 	}
 	return nil, lastErr
+}
+
+// refillFrom re-pulls the module sha256hex that ext renders.
+func (r *WasmExtensionReconciler) refillFrom(ctx context.Context, ext *v1alpha1.WasmExtension, sha256hex string) ([]byte, error) {
+	s := &scope{ext: ext}
+	if err := r.credentials(ctx, s); err != nil {
+		return nil, err
+	}
+	m := ext.Status.Module
+	d := digest.Digest(m.Digest)
+	if ext.Spec.Verify != nil {
+		v, err := r.verifierFor(ctx, ext)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := v.Verify(ctx, verify.Target{Request: s.request, Digest: d}); err != nil {
+			return nil, fmt.Errorf("verifying %s again before serving it: %w", d, err)
+		}
+	}
+	return r.Loader.Bytes(ctx, s.request, m.Repository, d, sha256hex)
 }

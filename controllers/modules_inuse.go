@@ -71,11 +71,15 @@ func stoppedRendering(oldExt, newExt *v1alpha1.WasmExtension) string {
 	return was
 }
 
+// renderedSHA is what moduleSHAIndex indexes ext under, or "".
 func renderedSHA(ext *v1alpha1.WasmExtension) string {
-	if ext == nil || ext.Status.Module == nil {
+	if ext == nil {
 		return ""
 	}
-	return ext.Status.Module.SHA256
+	if shas := indexModuleSHA(ext); len(shas) == 1 {
+		return shas[0]
+	}
+	return ""
 }
 
 // asExtension returns obj as an extension, or nil.

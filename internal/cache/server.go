@@ -53,9 +53,8 @@ type Server struct {
 	// on every replica and at least MinKeyLen bytes: otherwise the Server
 	// serves nothing.
 	Key Key
-	// Token is the Key under its former name, used when Key is empty.
-	//
-	// Deprecated: set Key.
+	// Token is the Key under its former name, used when Key is empty; it
+	// goes once no caller sets it (controllers/output_test.go).
 	Token Key
 	// Refill is called on a Store miss; nil means nothing is refilled.
 	Refill Refill
