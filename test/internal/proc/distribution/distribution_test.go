@@ -38,8 +38,8 @@ func TestConfig(t *testing.T) {
 func TestParseVersion(t *testing.T) {
 	for in, want := range map[string]string{
 		"registry github.com/distribution/distribution/v3 v3.1.2\n": "v3.1.2",
-		"registry version unknown":                                   "",
-		"":                                                           "",
+		"registry version unknown":                                  "",
+		"":                                                          "",
 	} {
 		if got := parseVersion(in); got != want {
 			t.Errorf("parseVersion(%q) = %q, want %q", in, got, want)
