@@ -1,0 +1,21 @@
+// Package crash holds a process-level end-to-end test of the operator's
+// crash safety (`go test ./test/crash/`, part of `make test`): the real
+// manager binary, started with the flags a production install sets (leader
+// election, probes, metrics, the module server with a shared key and an
+// on-disk module cache), against a real kube-apiserver and etcd (envtest,
+// with the wasmext and Istio CRDs) and the CNCF distribution registry
+// process. It applies the samples with kubectl, then 200 extensions, and
+// kills the operator with SIGKILL 20 times at random moments of the
+// rollout, restarting it each time; at the end every extension must be
+// Ready with exactly one rendered object serving its module, nothing may be
+// orphaned, and deleting the extensions must leave no rendered object.
+//
+// The seed of the kill schedule is printed; WASMEXT_CRASH_SEED=<seed>
+// replays the same schedule (kill after the same numbers of operator
+// writes, the same spec changes).
+//
+// It owns that scenario and its figures. Building and starting the operator
+// is test/demo/operator's, child processes test/internal/proc's, the
+// registry test/internal/proc/distribution's, the control plane
+// internal/testenv's.
+package crash
