@@ -10,6 +10,8 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 GOLANGCI_LINT_VERSION    ?= v2.15.0
 # The CNCF distribution registry for the demo and e2e; pinned by hack/tools/registry/go.mod.
 REGISTRY_VERSION         ?= $(shell awk '$$1 == "require" { $$1 = "" ; $$0 = $$0 } $$1 == "github.com/distribution/distribution/v3" { print $$2; exit }' hack/tools/registry/go.mod)
+# helm for the chart tests and the kind e2e; pinned by hack/tools/helm/go.mod.
+HELM_VERSION             ?= $(shell awk '$$1 == "require" { $$1 = "" ; $$0 = $$0 } $$1 == "helm.sh/helm/v3" { print $$2; exit }' hack/tools/helm/go.mod)
 # kube-apiserver and etcd versions are pinned by hack/tools/kube-apiserver and hack/tools/etcd.
 
 # ---- settings --------------------------------------------------------------------------------------
@@ -30,6 +32,7 @@ LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT  ?= $(LOCALBIN)/golangci-lint
 REGISTRY       ?= $(LOCALBIN)/registry
+HELM           ?= $(LOCALBIN)/helm
 
 # Paths written by `make manifests generate`; `make verify` fails when they differ from git.
 GENERATED_PATHS = config/crd/bases config/rbac/role.yaml ':(glob)api/**/zz_generated.*.go'
@@ -107,6 +110,9 @@ docker-push: ## Push the manager image.
 .PHONY: registry
 registry: $(REGISTRY) ## Build the CNCF distribution registry (bin/registry) for the demo and e2e.
 
+.PHONY: helm
+helm: $(HELM) ## Build helm (bin/helm) for the chart tests and the kind e2e (a few minutes the first time).
+
 .PHONY: demo
 demo: envtest registry ## Run the end-to-end demo on envtest + a local registry (KEEP=1 leaves it running).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" WASMEXT_REGISTRY_BIN="$(REGISTRY)" \
@@ -164,6 +170,23 @@ $(REGISTRY): hack/tools/registry/go.mod hack/tools/registry/go.sum | $(LOCALBIN)
 	fi
 	ln -sfn "$(notdir $(REGISTRY))-$(REGISTRY_VERSION)" "$(REGISTRY)"
 	touch -h "$(REGISTRY)"
+
+# helm is built inside its tools module like the registry; the ldflags stamp its version and the
+# Kubernetes version `helm template` and `helm lint` assume (the client-go minor it was built with),
+# as helm's own Makefile does.
+HELM_LDFLAGS = -s -w -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+	$(foreach p,pkg/lint/rules pkg/chartutil,-X helm.sh/helm/v3/$(p).k8sVersionMajor=$$major -X helm.sh/helm/v3/$(p).k8sVersionMinor=$$minor)
+$(HELM): hack/tools/helm/go.mod hack/tools/helm/go.sum | $(LOCALBIN)
+	@[ -n "$(HELM_VERSION)" ] || { echo "cannot read the helm version from hack/tools/helm/go.mod"; exit 1; }
+	@if [ ! -x "$(HELM)-$(HELM_VERSION)" ]; then \
+		echo "Building helm $(HELM_VERSION)"; \
+		cd hack/tools/helm; \
+		kv="$$(go list -m -f '{{.Version}}' k8s.io/client-go)"; kv="$${kv#v0.}"; major=1; minor="$${kv%%.*}"; \
+		CGO_ENABLED=0 go build -ldflags "$(HELM_LDFLAGS)" -o "$(HELM)-$(HELM_VERSION).tmp" helm.sh/helm/v3/cmd/helm; \
+		mv "$(HELM)-$(HELM_VERSION).tmp" "$(HELM)-$(HELM_VERSION)"; \
+	fi
+	ln -sfn "$(notdir $(HELM))-$(HELM_VERSION)" "$(HELM)"
+	touch -h "$(HELM)"
 
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary
