@@ -34,6 +34,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/wasmext/wasmext/controllers"
@@ -48,6 +49,10 @@ import (
 // options are the operator's command-line flags.
 type options struct {
 	metricsAddr     string
+	metricsSecure   bool
+	secretNS        []string
+	rootNamespace   string
+	clusterDomain   string
 	probeAddr       string
 	leaderElect     bool
 	leaderElectNS   string
@@ -95,7 +100,11 @@ func parseFlags(args []string) (*options, error) {
 // define adds the operator's flags to fs; a new flag is one more line here
 // (and a check in validate).
 func (o *options) define(fs *pflag.FlagSet) {
-	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", "Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", "Address the Prometheus metrics endpoint binds to; \"0\" disables it.")
+	fs.BoolVar(&o.metricsSecure, "metrics-secure", true, "Serve /metrics over HTTPS (a self-signed certificate) to clients that authenticate with a Kubernetes token allowed to get the non-resource URL /metrics (TokenReview and SubjectAccessReview); false serves plain HTTP to anyone.")
+	fs.StringSliceVar(&o.secretNS, "secret-namespaces", nil, "Namespaces whose Secrets (pull Secrets, cosign keys, trusted roots) the operator may read and watch, comma-separated; extensions elsewhere that name a Secret are refused (PolicyViolation). Empty: every namespace (needs cluster-wide Secret get/list/watch).")
+	fs.StringVar(&o.rootNamespace, "istio-root-namespace", "istio-system", "Istio's root namespace (meshConfig.rootNamespace), for ordering and mesh-wide extensions.")
+	fs.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "The cluster's DNS domain, for the module server's Envoy cluster name in EnvoyFilters.")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica reconciles at a time.")
 	fs.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
@@ -190,12 +199,12 @@ func run(ctx context.Context, o *options) error {
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  s,
-		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr},
+		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.probeAddr,
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "wasmext.wasmext.io",
 		LeaderElectionNamespace: o.leaderElectNS,
-		Cache:                   controllers.CacheOptions(served),
+		Cache:                   controllers.CacheOptions(served, o.secretNS),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
@@ -242,6 +251,10 @@ func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options) (*cache.
 		Policy:       policy.NewHolder(o.policy),
 		Fetcher:      fetcher,
 		SigstoreRoot: publicGood.Get,
+
+		SecretNamespaces: o.secretNS,
+		RootNamespace:    o.rootNamespace,
+		ClusterDomain:    o.clusterDomain,
 	}
 	modules.Refill = r.RefillModule
 	if o.moduleURL != "" {
@@ -276,6 +289,17 @@ func newModuleServer(o *options) (*cache.Server, error) {
 		}
 	}
 	return &cache.Server{Store: store, Key: key, Grace: o.moduleGrace}, nil
+}
+
+// metricsOptions serves /metrics over HTTPS with authentication and
+// authorization by the API server (as the kubebuilder v4 scaffold does), or
+// over plain HTTP with --metrics-secure=false.
+func metricsOptions(o *options) metricsserver.Options {
+	m := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.metricsSecure}
+	if o.metricsSecure {
+		m.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	return m
 }
 
 // addProbes adds /healthz and /readyz.

@@ -19,6 +19,7 @@ var (
 	errPinnedDigest       = errors.New("resolved digest is not the pinned digest")
 	errVerifyConfig       = errors.New("verification configuration")
 	errSecretRead         = errors.New("reading a Secret")
+	errSecretNamespace    = errors.New("Secrets of this namespace are not readable by the operator")
 )
 
 // stalledReasons is the one table of user-fixable errors: each maps to a
@@ -45,6 +46,7 @@ var stalledReasons = []struct {
 	{errNotLoadableByProxy, v1alpha1.ReasonFormatNotLoadableByProxy},
 	{http.ErrSchemeMismatch, v1alpha1.ReasonRegistryNotTLS},
 	{policy.ErrViolation, v1alpha1.ReasonPolicyViolation},
+	{errSecretNamespace, v1alpha1.ReasonPolicyViolation},
 	{verify.ErrSignatureMissing, v1alpha1.ReasonSignatureMissing},
 	{verify.ErrSignatureInvalid, v1alpha1.ReasonSignatureInvalid},
 	{verify.ErrIdentityMismatch, v1alpha1.ReasonIdentityMismatch},

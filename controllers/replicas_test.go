@@ -65,7 +65,7 @@ func startReplica(t *testing.T, ns string, store *cache.Store) *replica {
 		Scheme:                  testScheme,
 		Metrics:                 metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress:  "0",
-		Cache:                   CacheOptions(served),
+		Cache:                   CacheOptions(served, nil),
 		LeaderElection:          true,
 		LeaderElectionID:        "wasmext-replicas",
 		LeaderElectionNamespace: ns,

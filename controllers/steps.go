@@ -3,6 +3,8 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -35,6 +37,9 @@ func (r *WasmExtensionReconciler) credentials(ctx context.Context, s *scope) err
 		return nil
 	}
 	key := client.ObjectKey{Namespace: s.ext.Namespace, Name: src.PullSecretRef.Name}
+	if err := r.secretAllowed(key.Namespace); err != nil {
+		return stepError(v1alpha1.ConditionModuleFetched, err)
+	}
 	var secret corev1.Secret
 	if err := r.APIReader.Get(ctx, key, &secret); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -106,4 +111,15 @@ func (r *WasmExtensionReconciler) load(ctx context.Context, s *scope) error {
 func factsFromStatus(m *v1alpha1.ModuleStatus) *module.Facts {
 	return &module.Facts{Repository: m.Repository, Digest: m.Digest, SHA256: m.SHA256,
 		Size: m.Size, Format: oci.Format(m.Format), ABI: m.ABI}
+}
+
+// secretAllowed refuses to read Secrets outside --secret-namespaces: the
+// operator is not allowed to, and a person must move the extension or ask
+// for the namespace to be added.
+func (r *WasmExtensionReconciler) secretAllowed(ns string) error {
+	if len(r.SecretNamespaces) == 0 || slices.Contains(r.SecretNamespaces, ns) {
+		return nil
+	}
+	return fmt.Errorf("%w: the operator reads Secrets only in %s (--secret-namespaces); ask the platform team to add namespace %s, or remove the Secret reference",
+		errSecretNamespace, strings.Join(r.SecretNamespaces, ", "), ns)
 }

@@ -94,7 +94,7 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		Scheme:                 testScheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
-		Cache:                  CacheOptions(served),
+		Cache:                  CacheOptions(served, nil),
 	})
 	if err != nil {
 		return err

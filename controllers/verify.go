@@ -102,6 +102,11 @@ func trustSecretNames(ext *v1alpha1.WasmExtension) []string {
 // names, read from the metadata-only cache (no Secret data, no API call).
 func (r *WasmExtensionReconciler) trustVersion(ctx context.Context, ext *v1alpha1.WasmExtension) (string, error) {
 	var parts []string
+	if names := trustSecretNames(ext); len(names) > 0 {
+		if err := r.secretAllowed(ext.Namespace); err != nil {
+			return "", err
+		}
+	}
 	for _, name := range trustSecretNames(ext) {
 		md := &metav1.PartialObjectMetadata{}
 		md.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))

@@ -71,6 +71,9 @@ type WasmExtensionReconciler struct {
 	// server's Envoy cluster name; empty means istio-system and
 	// cluster.local.
 	RootNamespace, ClusterDomain string
+	// SecretNamespaces, when not empty, are the only namespaces whose
+	// Secrets the operator may read (--secret-namespaces).
+	SecretNamespaces []string
 	// Concurrency is the number of extensions reconciled at once.
 	Concurrency int
 	// Clock is read once per reconcile; nil is the real clock.
@@ -89,6 +92,9 @@ type WasmExtensionReconciler struct {
 // +kubebuilder:rbac:groups=apiextensions.k8s.io,resources=customresourcedefinitions,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// The metrics endpoint authenticates and authorizes its scrapers through the API server:
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=tokenreviews,verbs=create
+// +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // Reconcile runs the pipeline for one extension: credentials, resolve,
 // verify, load (fetch + inspect, once per digest), render and apply. A
@@ -185,16 +191,26 @@ func (r *WasmExtensionReconciler) finalize(ctx context.Context, ext *v1alpha1.Wa
 }
 
 // CacheOptions limits the informer cache to what the operator needs: only
-// the rendered objects it labeled, not every WasmPlugin of the mesh. The
-// filter applies to the output kinds served at start-up (the cache refuses
-// kinds it cannot map); a kind whose CRD appears later is cached unfiltered.
-func CacheOptions(served Served) cache.Options {
+// the rendered objects it labeled, not every WasmPlugin of the mesh (for
+// the output kinds served at start-up: the cache refuses kinds it cannot
+// map; a kind whose CRD appears later is cached unfiltered), and Secret
+// metadata only from secretNamespaces when that is not empty, so the
+// operator needs no cluster-wide Secret list/watch.
+func CacheOptions(served Served, secretNamespaces []string) cache.Options {
 	ours := cache.ByObject{Label: labels.SelectorFromSet(labels.Set{render.LabelManagedBy: render.ManagedBy})}
 	by := map[client.Object]cache.ByObject{}
 	for _, o := range outputKinds {
 		if served[o.kind] {
 			by[o.newObject()] = ours
 		}
+	}
+	if len(secretNamespaces) > 0 {
+		nss := map[string]cache.Config{}
+		for _, ns := range secretNamespaces {
+			nss[ns] = cache.Config{}
+		}
+		// Keyed by GVK: it also scopes the metadata-only Secret watch.
+		by[&corev1.Secret{}] = cache.ByObject{Namespaces: nss}
 	}
 	return cache.Options{ByObject: by}
 }

@@ -143,7 +143,7 @@ func (x *oneRun) startOperator(ctx context.Context) error {
 	}
 	x.metricsURL = "http://" + metricsAddr + "/metrics"
 	o := x.o
-	args := []string{"--metrics-bind-address=" + metricsAddr, "--zap-log-level=error", "--concurrent=" + strconv.Itoa(o.concurrent)}
+	args := []string{"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false", "--zap-log-level=error", "--concurrent=" + strconv.Itoa(o.concurrent)}
 	if o.qps > 0 {
 		args = append(args, "--kube-api-qps="+strconv.FormatFloat(o.qps, 'f', -1, 64))
 	}
