@@ -133,7 +133,7 @@ func TestModuleServer(t *testing.T) {
 	}
 
 	// A fresh replica: empty store, same token and refill.
-	fresh := &cache.Server{Store: cache.NewStore(64 << 20), Token: moduleServer.Token, Refill: reconciler.RefillModule}
+	fresh := &cache.Server{Store: cache.NewStore(64 << 20), Key: moduleServer.Key, Refill: reconciler.RefillModule}
 	srv := httptest.NewServer(fresh)
 	defer srv.Close()
 	reg.Reset()

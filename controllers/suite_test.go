@@ -100,8 +100,7 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		return err
 	}
 	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: 4 << 20})
-	// Token repeats Key for tests that still copy it (output_test.go).
-	moduleServer = &cache.Server{Store: cache.NewStore(64 << 20), Key: suiteModuleKey, Token: suiteModuleKey, Grace: cache.DefaultGrace}
+	moduleServer = &cache.Server{Store: cache.NewStore(64 << 20), Key: suiteModuleKey, Grace: cache.DefaultGrace}
 	moduleHTTP := httptest.NewServer(moduleServer)
 	moduleServerURL = moduleHTTP.URL
 	reconciler = &WasmExtensionReconciler{

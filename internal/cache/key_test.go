@@ -20,7 +20,7 @@ import (
 // TestKeyNeverShows formats, encodes and logs a Key and a Server holding
 // it every way a program might, and finds the key in none of them.
 func TestKeyNeverShows(t *testing.T) {
-	srv := &cache.Server{Store: cache.NewStore(1), Key: key, Token: key}
+	srv := &cache.Server{Store: cache.NewStore(1), Key: key}
 	var outs []string
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%o", "%b"} {
 		outs = append(outs, fmt.Sprintf(verb, key), fmt.Sprintf(verb, srv))

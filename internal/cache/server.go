@@ -53,9 +53,6 @@ type Server struct {
 	// on every replica and at least MinKeyLen bytes: otherwise the Server
 	// serves nothing.
 	Key Key
-	// Token is the Key under its former name, used when Key is empty; it
-	// goes once no caller sets it (controllers/output_test.go).
-	Token Key
 	// Refill is called on a Store miss; nil means nothing is refilled.
 	Refill Refill
 	// InUse gates every request: a module is served only while InUse says
@@ -158,12 +155,7 @@ func (s *Server) parse(path string) (key string, ok bool) {
 	return key, true
 }
 
-func (s *Server) key() Key {
-	if len(s.Key) == 0 {
-		return s.Token
-	}
-	return s.Key
-}
+func (s *Server) key() Key { return s.Key }
 
 func (s *Server) prefix() string {
 	if s.Prefix == "" {

@@ -293,11 +293,6 @@ func TestServeNoKeyServesNothing(t *testing.T) {
 			}
 		}
 	}
-	// The deprecated Token is the Key when Key is empty.
-	ts := newServer(t, &cache.Server{Store: store, Token: key})
-	if resp, _ := do(t, ts, "GET", path(k)); resp.StatusCode != 200 {
-		t.Errorf("Token as key: GET = %d, want 200", resp.StatusCode)
-	}
 }
 
 func TestServePrefix(t *testing.T) {
