@@ -2,7 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"sort"
 	"strings"
@@ -103,7 +107,37 @@ func (d *demo) printRendered(ctx context.Context, ext *v1alpha1.WasmExtension, r
 		if mu.pinning() == "" {
 			return fmt.Errorf("rendered %s %s has %s %q, which is not pinned", r.Kind, r.Name, mu.path, mu.url)
 		}
+		if err := fetchLikeAProxy(ctx, mu); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// fetchLikeAProxy GETs an http(s) module URL as istio-agent would and
+// checks the bytes against the rendered sha256.
+func fetchLikeAProxy(ctx context.Context, mu moduleURL) error {
+	if !strings.HasPrefix(mu.url, "http://") && !strings.HasPrefix(mu.url, "https://") {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, mu.url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetching the module as a proxy would: %w", err)
+	}
+	defer resp.Body.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetching the module as a proxy would: HTTP %d, %v", resp.StatusCode, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != mu.sha256 {
+		return fmt.Errorf("the module server sent %d bytes with sha256 %s, the rendered object says %s", n, got, mu.sha256)
+	}
+	fmt.Printf("=> GET %s: HTTP 200, %d bytes, sha256 matches: a proxy loads exactly the verified module\n", mu.url, n)
 	return nil
 }
 
