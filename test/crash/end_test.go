@@ -1,0 +1,114 @@
+package crash
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/wasmext/wasmext/api/v1alpha1"
+)
+
+// The output kinds other than WasmPlugin, read as metadata only.
+var otherOutputs = []schema.GroupVersionKind{
+	{Group: "extensions.istio.io", Version: "v1alpha1", Kind: "TrafficExtensionList"},
+	{Group: "networking.istio.io", Version: "v1alpha3", Kind: "EnvoyFilterList"},
+}
+
+// checkEnd fails the test where the converged cluster differs from what was
+// applied (see check), when no Lease shows a leader, or when /metrics does
+// not serve the metricsReader token (or serves a request without one). It
+// returns the reconciles of the running start by result.
+func (h *harness) checkEnd(ctx context.Context, f *fleet, token string) map[string]float64 {
+	h.t.Helper()
+	var exts v1alpha1.WasmExtensionList
+	if err := h.c.List(ctx, &exts); err != nil {
+		h.t.Fatal(err)
+	}
+	objs, err := h.listRendered(ctx)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if p := check(exts.Items, objs, f.want, h.moduleServer); len(p) > 0 {
+		h.t.Errorf("%d problems after the rollout converged:\n  %s", len(p), strings.Join(p[:min(len(p), 40)], "\n  "))
+	}
+	var leases coordinationv1.LeaseList
+	if err := h.c.List(ctx, &leases, client.InNamespace(leaseNamespace)); err != nil {
+		h.t.Fatal(err)
+	}
+	if len(leases.Items) != 1 || leases.Items[0].Spec.HolderIdentity == nil || *leases.Items[0].Spec.HolderIdentity == "" {
+		h.t.Errorf("leader election: %d Leases in %s, want 1 with a holder", len(leases.Items), leaseNamespace)
+	}
+	reconciles, err := h.scrape(ctx, token)
+	if err != nil {
+		h.t.Errorf("metrics: %v", err)
+	}
+	return reconciles
+}
+
+// listRendered lists the objects of every output kind in every namespace.
+func (h *harness) listRendered(ctx context.Context) ([]rendered, error) {
+	var out []rendered
+	var plugins clientext.WasmPluginList
+	if err := h.c.List(ctx, &plugins); err != nil {
+		return nil, err
+	}
+	for _, p := range plugins.Items {
+		out = append(out, rendered{kind: "WasmPlugin", namespace: p.Namespace, name: p.Name, labels: p.Labels,
+			owner: metav1.GetControllerOf(p), url: p.Spec.Url, sha256: p.Spec.Sha256})
+	}
+	for _, gvk := range otherOutputs {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(gvk)
+		if err := h.c.List(ctx, list); err != nil {
+			return nil, fmt.Errorf("listing %s: %w", gvk.Kind, err)
+		}
+		for i := range list.Items {
+			m := &list.Items[i]
+			out = append(out, rendered{kind: strings.TrimSuffix(gvk.Kind, "List"), namespace: m.Namespace, name: m.Name,
+				labels: m.Labels, owner: metav1.GetControllerOf(m)})
+		}
+	}
+	return out, nil
+}
+
+// deleteAll deletes every extension, waits until their finalizers have let
+// them go, and fails when an object of the operator's remains. It returns
+// how long that took.
+func (h *harness) deleteAll(ctx context.Context, tr *tracker, f *fleet) (time.Duration, error) {
+	start := time.Now()
+	namespaces := map[string]bool{}
+	for k := range f.want {
+		namespaces[k.Namespace] = true
+	}
+	for ns := range namespaces {
+		if err := h.c.DeleteAllOf(ctx, &v1alpha1.WasmExtension{}, client.InNamespace(ns)); err != nil {
+			return 0, err
+		}
+	}
+	if err := tr.waitFor(ctx, 3*time.Minute, h.op.Exited(), "deletion of every extension", func(_ int, exts map[types.NamespacedName]extState) bool {
+		return len(exts) == 0
+	}); err != nil {
+		return 0, err
+	}
+	took := time.Since(start)
+	var exts v1alpha1.WasmExtensionList
+	if err := h.c.List(ctx, &exts); err != nil {
+		return 0, err
+	}
+	objs, err := h.listRendered(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if p := check(exts.Items, objs, nil, h.moduleServer); len(exts.Items) > 0 || len(p) > 0 {
+		return 0, fmt.Errorf("after every extension was deleted, %d remain and:\n  %s", len(exts.Items), strings.Join(p, "\n  "))
+	}
+	return took, nil
+}
