@@ -39,8 +39,12 @@ GOLANGCI_LINT  ?= $(LOCALBIN)/golangci-lint
 REGISTRY       ?= $(LOCALBIN)/registry
 HELM           ?= $(LOCALBIN)/helm
 
+# The Helm chart; its crds/ and files/ are copies made by `make manifests` (chart-crds, chart-rbac).
+CHART = charts/wasmext
+
 # Paths written by `make manifests generate`; `make verify` fails when they differ from git.
-GENERATED_PATHS = config/crd/bases config/rbac/role.yaml ':(glob)api/**/zz_generated.*.go'
+GENERATED_PATHS = config/crd/bases config/rbac/role.yaml ':(glob)api/**/zz_generated.*.go' \
+	$(CHART)/crds $(CHART)/files
 
 .PHONY: all
 all: build
@@ -54,9 +58,20 @@ help: ## Display this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs (config/crd/bases) and the manager ClusterRole (config/rbac/role.yaml).
+manifests: controller-gen ## Generate CRDs (config/crd/bases), the manager ClusterRole (config/rbac/role.yaml) and their copies in the chart.
 	"$(CONTROLLER_GEN)" crd rbac:roleName=wasmext-manager-role webhook paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	@$(MAKE) --no-print-directory chart-crds chart-rbac
+
+.PHONY: chart-crds
+chart-crds: ## Copy the CRDs (config/crd/bases) into the chart (charts/wasmext/crds).
+	rm -f $(CHART)/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART)/crds/
+
+.PHONY: chart-rbac
+chart-rbac: ## Copy the generated manager ClusterRole and the leader-election Role into the chart's files/.
+	cp config/rbac/role.yaml $(CHART)/files/manager-role.yaml
+	cp config/rbac/leader_election_role.yaml $(CHART)/files/leader-election-role.yaml
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods (api/**/zz_generated.deepcopy.go).
@@ -83,8 +98,8 @@ envtest: ## Provide kube-apiserver and etcd for envtest in bin/k8s (built from G
 	@hack/envtest-bins.sh >/dev/null
 
 .PHONY: test
-test: manifests generate envtest registry ## Run all tests against a real kube-apiserver + etcd (and the CNCF registry process); coverage in cover.out.
-	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" WASMEXT_REGISTRY_BIN="$(REGISTRY)" go test ./... -count=1 $(TEST_FLAGS) -coverprofile cover.out
+test: manifests generate envtest registry helm ## Run all tests against a real kube-apiserver + etcd (and the CNCF registry process, helm); coverage in cover.out.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" WASMEXT_REGISTRY_BIN="$(REGISTRY)" HELM_BIN="$(HELM)" go test ./... -count=1 $(TEST_FLAGS) -coverprofile cover.out
 
 .PHONY: verify
 verify: manifests generate fmt ## Fail when generated or formatted files differ from what is committed.
