@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,9 +33,9 @@ const (
 
 // kill is one kill -9 of the operator.
 type kill struct {
-	writes   int           // the start's writes seen before the kill
-	notReady int           // extensions not Ready for their generation at the kill
-	down     time.Duration // from the kill to the next start's first write
+	writes  int           // the start's writes seen before the kill
+	pending int           // extensions not Ready for their generation (or not yet gone, when deleting) at the kill
+	down    time.Duration // from the kill to the next start's first write
 }
 
 // TestCrashDuringRollout is the scenario of the package doc.
@@ -63,10 +64,11 @@ func TestCrashDuringRollout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := h.rollout(ctx, rand.New(rand.NewPCG(seed, seed)), tr, f)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	r := h.rollout(ctx, rng, tr, f)
 	reconciles := h.checkEnd(ctx, f, token)
-	deleted, err := h.deleteAll(ctx, tr, f)
-	if err != nil {
+	var deleted time.Duration
+	if r.deleteKills, deleted, err = h.deleteAll(ctx, rng, tr, f); err != nil {
 		h.fatal(err)
 	}
 	h.figures(seed, samples, len(f.want), r, tr, reconciles, map[string]time.Duration{
@@ -76,7 +78,7 @@ func TestCrashDuringRollout(t *testing.T) {
 
 // rolled is what rollout measured.
 type rolled struct {
-	kills                      []kill
+	kills, deleteKills         []kill
 	start, lastKill, converged time.Time
 }
 
@@ -90,12 +92,13 @@ func (h *harness) rollout(ctx context.Context, rng *rand.Rand, tr *tracker, f *f
 	r := rolled{start: time.Now()}
 	applied := make(chan error, 1)
 	go func() { _, err := h.kubectl(ctx, "apply", "--filename="+file); applied <- err }()
-	r.kills, r.lastKill, err = h.crashLoop(ctx, rng, tr, f)
+	r.kills, r.lastKill, err = h.crashLoop(ctx, rng, tr, nKills, func() int { return tr.notReady(f.want) },
+		func(i int) error { return h.whileDown(ctx, rng, tr, f, i == 0) })
 	if err := errors.Join(err, <-applied); err != nil {
 		h.fatal(err)
 	}
 	for i, k := range r.kills {
-		if k.notReady == 0 {
+		if k.pending == 0 {
 			h.t.Errorf("kill %d landed after every extension was Ready, not mid-rollout", i+1)
 		}
 	}
@@ -119,15 +122,13 @@ func crashSeed(t *testing.T) uint64 {
 	return uint64(time.Now().UnixNano())
 }
 
-// crashLoop, while kubectl applies the rollout, nKills times: waits for
-// 1..maxWritesPerLife writes of the running operator, kills it, points
-// changesPerKill extensions at other modules, and starts it again. The
-// first restart waits out the dead leader's Lease; later ones find it
-// deleted. It returns the kills and the time of the last.
-func (h *harness) crashLoop(ctx context.Context, rng *rand.Rand, tr *tracker, f *fleet) ([]kill, time.Time, error) {
+// crashLoop n times: waits for 1..maxWritesPerLife writes of the running
+// operator, notes pending() (the work left), kills it, and calls down(i),
+// which starts it again. It returns the kills and the time of the last.
+func (h *harness) crashLoop(ctx context.Context, rng *rand.Rand, tr *tracker, n int, pending func() int, down func(i int) error) ([]kill, time.Time, error) {
 	var kills []kill
 	var last time.Time
-	for i := range nKills {
+	for i := range n {
 		k := kill{writes: 1 + rng.IntN(maxWritesPerLife)}
 		base := tr.count()
 		if err := h.waitWrites(ctx, tr, base+1); err != nil {
@@ -139,20 +140,20 @@ func (h *harness) crashLoop(ctx context.Context, rng *rand.Rand, tr *tracker, f 
 		if err := h.waitWrites(ctx, tr, base+k.writes); err != nil {
 			return nil, last, err
 		}
-		k.notReady = tr.notReady(f.want)
+		k.pending = pending()
 		if err := h.kill9(); err != nil {
 			return nil, last, err
 		}
 		last = time.Now()
 		kills = append(kills, k)
-		if err := h.whileDown(ctx, rng, tr, f, i == 0); err != nil {
+		if err := down(i); err != nil {
 			return nil, last, err
 		}
 	}
 	if err := h.waitWrites(ctx, tr, tr.count()+1); err != nil {
 		return nil, last, err
 	}
-	kills[nKills-1].down = time.Since(last)
+	kills[n-1].down = time.Since(last)
 	return kills, last, nil
 }
 
@@ -222,22 +223,40 @@ func (h *harness) figures(seed uint64, samples, exts int, r rolled, tr *tracker,
 	var lives, notReady []int
 	var downs []time.Duration
 	for _, k := range r.kills {
-		lives, notReady, downs = append(lives, k.writes), append(notReady, k.notReady), append(downs, k.down)
+		lives, notReady, downs = append(lives, k.writes), append(notReady, k.pending), append(downs, k.down)
 	}
 	slices.Sort(lives)
 	slices.Sort(notReady)
 	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 	out("seed %d (WASMEXT_CRASH_SEED=%d replays the schedule)", seed, seed)
-	out("%d extensions over %d modules in %d namespaces, plus %d sample(s); %d kill -9 of the operator, %d starts, %d spec changes while it was down",
+	out("%d extensions over %d modules in %d namespaces, plus %d sample(s); %d kill -9 of the operator during the rollout, %d starts in all, %d spec changes while it was down",
 		nExtensions, nModules, nNamespaces, samples, len(r.kills), h.starts, len(r.kills)*changesPerKill)
 	out("writes seen per start before its kill: min %d, median %d, max %d; writes seen in all (but creations of extensions): %d %v",
 		lives[0], lives[len(lives)/2], lives[len(lives)-1], tr.count(), tr.kinds())
 	out("extensions not Ready at the kills: min %d, max %d (of %d)", notReady[0], notReady[len(notReady)-1], exts)
 	out("kill -> next start's first write: after the first kill (Lease waited out) %s; later (Lease freed) median %s, max %s",
 		ms(downs[0]), ms(median(downs[1:])), ms(slices.Max(downs[1:])))
-	out("converged %s after the last kill; rollout (kubectl apply -> all Ready) %s; delete all -> none left %s; total %s",
-		ms(d["converge"]), ms(d["rollout"]), ms(d["delete"]), ms(d["total"]))
+	out("converged %s after the last kill; rollout (kubectl apply -> all Ready) %s", ms(d["converge"]), ms(d["rollout"]))
+	out("deleted every extension -> none left and no rendered object %s, with %d more kill -9 while finalizing (extensions left at them: %v); total %s",
+		ms(d["delete"]), len(r.deleteKills), pendings(r.deleteKills), ms(d["total"]))
 	out("reconciles of the last start by result (its /metrics, over HTTPS with a token): %v", reconciles)
+	errs, err := logErrors(h.work)
+	if err != nil {
+		h.t.Errorf("reading the operator's logs: %v", err)
+	}
+	n := 0
+	for _, c := range errs {
+		n += c
+	}
+	out("errors the %d starts logged: %d%s", h.starts, n, strings.Join(append([]string{""}, topCounts(errs, 8)...), "\n    "))
+}
+
+func pendings(kills []kill) []int {
+	out := make([]int, 0, len(kills))
+	for _, k := range kills {
+		out = append(out, k.pending)
+	}
+	return out
 }
 
 func median(ds []time.Duration) time.Duration {

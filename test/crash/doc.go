@@ -8,11 +8,13 @@
 // kills the operator with SIGKILL 20 times at random moments of the
 // rollout, restarting it each time; at the end every extension must be
 // Ready with exactly one rendered object serving its module, nothing may be
-// orphaned, and deleting the extensions must leave no rendered object.
+// orphaned, and deleting the extensions (with 3 more kills while the
+// operator finalizes them) must leave no rendered object.
 //
 // The seed of the kill schedule is printed; WASMEXT_CRASH_SEED=<seed>
 // replays the same schedule (kill after the same numbers of operator
-// writes, the same spec changes).
+// writes, the same choices of spec changes); WASMEXT_CRASH_KEEP=1 keeps the
+// work dir (operator logs, one per start) after a passing run too.
 //
 // It owns that scenario and its figures. Building and starting the operator
 // is test/demo/operator's, child processes test/internal/proc's, the

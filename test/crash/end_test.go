@@ -2,7 +2,9 @@ package crash
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -79,10 +81,16 @@ func (h *harness) listRendered(ctx context.Context) ([]rendered, error) {
 	return out, nil
 }
 
-// deleteAll deletes every extension, waits until their finalizers have let
-// them go, and fails when an object of the operator's remains. It returns
-// how long that took.
-func (h *harness) deleteAll(ctx context.Context, tr *tracker, f *fleet) (time.Duration, error) {
+// nDeleteKills is how many times the operator is killed while it
+// finalizes the deleted extensions.
+const nDeleteKills = 3
+
+// deleteAll deletes every extension and, once the tracker has seen every
+// deletionTimestamp (later writes are the operator's), kills the operator
+// nDeleteKills times while it finalizes them. It fails when an extension or
+// an object of the operator's remains, and returns the kills and how long
+// the deletion took.
+func (h *harness) deleteAll(ctx context.Context, rng *rand.Rand, tr *tracker, f *fleet) ([]kill, time.Duration, error) {
 	start := time.Now()
 	namespaces := map[string]bool{}
 	for k := range f.want {
@@ -90,25 +98,57 @@ func (h *harness) deleteAll(ctx context.Context, tr *tracker, f *fleet) (time.Du
 	}
 	for ns := range namespaces {
 		if err := h.c.DeleteAllOf(ctx, &v1alpha1.WasmExtension{}, client.InNamespace(ns)); err != nil {
-			return 0, err
+			return nil, 0, err
+		}
+	}
+	if err := tr.waitFor(ctx, lifeTimeout, nil, "the deletionTimestamp of every extension", func(_ int, exts map[types.NamespacedName]extState) bool {
+		return allDeleting(exts, f.want)
+	}); err != nil {
+		return nil, 0, err
+	}
+	kills, _, err := h.crashLoop(ctx, rng, tr, nDeleteKills, tr.remaining, func(int) error {
+		return errors.Join(h.expireLease(ctx), h.startOperator(ctx))
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	for i, k := range kills {
+		if k.pending == 0 {
+			h.t.Errorf("deletion kill %d landed after every extension was gone", i+1)
 		}
 	}
 	if err := tr.waitFor(ctx, 3*time.Minute, h.op.Exited(), "deletion of every extension", func(_ int, exts map[types.NamespacedName]extState) bool {
 		return len(exts) == 0
 	}); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	took := time.Since(start)
+	return kills, took, h.checkNothingLeft(ctx)
+}
+
+// allDeleting tells whether every extension of want is being deleted or gone.
+func allDeleting(exts map[types.NamespacedName]extState, want map[types.NamespacedName]module) bool {
+	for k := range want {
+		if s, ok := exts[k]; ok && !s.deleting {
+			return false
+		}
+	}
+	return true
+}
+
+// checkNothingLeft fails when an extension or an object of the operator's
+// exists.
+func (h *harness) checkNothingLeft(ctx context.Context) error {
 	var exts v1alpha1.WasmExtensionList
 	if err := h.c.List(ctx, &exts); err != nil {
-		return 0, err
+		return err
 	}
 	objs, err := h.listRendered(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if p := check(exts.Items, objs, nil, h.moduleServer); len(exts.Items) > 0 || len(p) > 0 {
-		return 0, fmt.Errorf("after every extension was deleted, %d remain and:\n  %s", len(exts.Items), strings.Join(p, "\n  "))
+		return fmt.Errorf("after every extension was deleted, %d remain and:\n  %s", len(exts.Items), strings.Join(p, "\n  "))
 	}
-	return took, nil
+	return nil
 }

@@ -92,7 +92,7 @@ func newHarness(ctx context.Context, t *testing.T) *harness {
 }
 
 func (h *harness) removeWork() {
-	if h.t.Failed() {
+	if h.t.Failed() || os.Getenv("WASMEXT_CRASH_KEEP") != "" {
 		h.t.Logf("logs kept in %s", h.work)
 		return
 	}

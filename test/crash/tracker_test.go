@@ -33,8 +33,9 @@ type tracker struct {
 }
 
 type extState struct {
-	ready bool
-	rv    string
+	ready    bool
+	deleting bool // it has a deletionTimestamp
+	rv       string
 }
 
 // startTracker lists the extensions and WasmPlugins and watches them from
@@ -123,7 +124,7 @@ func (tr *tracker) set(t watch.EventType, obj any) {
 		delete(tr.exts, key)
 		return
 	}
-	tr.exts[key] = extState{ready: readyForGeneration(e), rv: e.ResourceVersion}
+	tr.exts[key] = extState{ready: readyForGeneration(e), deleting: e.DeletionTimestamp != nil, rv: e.ResourceVersion}
 }
 
 func (tr *tracker) fail(err error) {
@@ -165,6 +166,13 @@ func (tr *tracker) seen(keys []types.NamespacedName) []types.NamespacedName {
 		}
 	}
 	return out
+}
+
+// remaining counts the extensions not yet gone.
+func (tr *tracker) remaining() int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return len(tr.exts)
 }
 
 // notReady counts the extensions of keys not Ready for their generation.
