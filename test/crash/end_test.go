@@ -25,7 +25,8 @@ var otherOutputs = []schema.GroupVersionKind{
 }
 
 // checkEnd fails the test where the converged cluster differs from what was
-// applied (see check), when no Lease shows a leader, or when /metrics does
+// applied (see check), where the module server does not serve a module
+// the extensions name (see checkServed), when no Lease shows a leader, or when /metrics does
 // not serve the metricsReader token (or serves a request without one). It
 // returns the reconciles of the running start by result.
 func (h *harness) checkEnd(ctx context.Context, f *fleet, token string) map[string]float64 {
@@ -38,7 +39,9 @@ func (h *harness) checkEnd(ctx context.Context, f *fleet, token string) map[stri
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	if p := check(exts.Items, objs, f.want, h.moduleServer); len(p) > 0 {
+	p := check(exts.Items, objs, f.want, h.moduleServer)
+	p = append(p, h.checkServed(ctx, exts.Items)...)
+	if len(p) > 0 {
 		h.t.Errorf("%d problems after the rollout converged:\n  %s", len(p), strings.Join(p[:min(len(p), 40)], "\n  "))
 	}
 	var leases coordinationv1.LeaseList
