@@ -146,8 +146,8 @@ bench: envtest ## Run the benchmark (test/bench; BENCH_ARGS=... for its flags).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go run ./test/bench $(BENCH_ARGS)
 
 .PHONY: test-e2e
-test-e2e: ## Run the kind end-to-end test (hack/e2e-kind.sh; needs root, docker, ~15 min cold).
-	hack/e2e-kind.sh
+test-e2e: ## Run the kind end-to-end test: the Dockerfile's image, the Helm chart, the core scenarios (hack/e2e-kind.sh; KEEP=1 leaves the cluster).
+	KEEP="$(KEEP)" hack/e2e-kind.sh
 
 ##@ Deployment
 
