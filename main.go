@@ -169,6 +169,9 @@ func (o *options) readModuleKey() error {
 
 func main() {
 	o, err := parseFlags(os.Args[1:])
+	if errors.Is(err, pflag.ErrHelp) {
+		os.Exit(0) // --help printed the usage
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
