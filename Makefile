@@ -142,8 +142,9 @@ demo: envtest registry ## Run the end-to-end demo on envtest + a local registry 
 		go run ./test/demo $(if $(filter 1 true yes,$(KEEP)),-keep) $(DEMO_ARGS)
 
 .PHONY: bench
-bench: envtest ## Run the benchmark (test/bench; BENCH_ARGS=... for its flags).
+bench: envtest ## Run the benchmark (test/bench; BENCH_ARGS=... for its flags), then the module server's throughput and memory benchmarks.
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go run ./test/bench $(BENCH_ARGS)
+	go test ./internal/cache/ -run '^$$' -bench 'Throughput|Held1GiB' -benchtime=5x
 
 .PHONY: test-e2e
 test-e2e: ## Run the kind end-to-end test: the Dockerfile's image, the Helm chart, the core scenarios (hack/e2e-kind.sh; KEEP=1 leaves the cluster).
