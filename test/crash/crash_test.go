@@ -92,7 +92,7 @@ func (h *harness) rollout(ctx context.Context, rng *rand.Rand, tr *tracker, f *f
 	r := rolled{start: time.Now()}
 	applied := make(chan error, 1)
 	go func() { _, err := h.kubectl(ctx, "apply", "--filename="+file); applied <- err }()
-	r.kills, r.lastKill, err = h.crashLoop(ctx, rng, tr, nKills, func() int { return tr.notReady(f.want) },
+	r.kills, r.lastKill, err = h.crashLoop(ctx, rng, tr, nKills, func(exts map[types.NamespacedName]extState) int { return notReady(exts, f.want) },
 		func(i int) error { return h.whileDown(ctx, rng, tr, f, i == 0) })
 	if err := errors.Join(err, <-applied); err != nil {
 		h.fatal(err)
@@ -104,7 +104,7 @@ func (h *harness) rollout(ctx context.Context, rng *rand.Rand, tr *tracker, f *f
 	}
 	if err := tr.waitFor(ctx, 3*time.Minute, h.op.Exited(), "convergence (every extension Ready for its generation)",
 		func(_ int, exts map[types.NamespacedName]extState) bool { return allReady(exts, f.want) }); err != nil {
-		h.fatal(fmt.Errorf("%w; %d of %d not Ready", err, tr.notReady(f.want), len(f.want)))
+		h.fatal(fmt.Errorf("%w; %d of %d not Ready", err, tr.eval(func(exts map[types.NamespacedName]extState) int { return notReady(exts, f.want) }), len(f.want)))
 	}
 	r.converged = time.Now()
 	return r
@@ -122,25 +122,29 @@ func crashSeed(t *testing.T) uint64 {
 	return uint64(time.Now().UnixNano())
 }
 
+// pendingFunc counts the work left in the tracker's extensions.
+type pendingFunc func(exts map[types.NamespacedName]extState) int
+
 // crashLoop n times: waits for 1..maxWritesPerLife writes of the running
-// operator, notes pending() (the work left), kills it, and calls down(i),
-// which starts it again. It returns the kills and the time of the last.
-func (h *harness) crashLoop(ctx context.Context, rng *rand.Rand, tr *tracker, n int, pending func() int, down func(i int) error) ([]kill, time.Time, error) {
+// operator, notes pending (the work left), kills it, and calls down(i),
+// which starts it again. Once no work is left it waits for no more writes.
+// It returns the kills and the time of the last.
+func (h *harness) crashLoop(ctx context.Context, rng *rand.Rand, tr *tracker, n int, pending pendingFunc, down func(i int) error) ([]kill, time.Time, error) {
 	var kills []kill
 	var last time.Time
 	for i := range n {
 		k := kill{writes: 1 + rng.IntN(maxWritesPerLife)}
 		base := tr.count()
-		if err := h.waitWrites(ctx, tr, base+1); err != nil {
+		if err := h.waitWrites(ctx, tr, base+1, pending); err != nil {
 			return nil, last, err
 		}
 		if i > 0 {
 			kills[i-1].down = time.Since(last)
 		}
-		if err := h.waitWrites(ctx, tr, base+k.writes); err != nil {
+		if err := h.waitWrites(ctx, tr, base+k.writes, pending); err != nil {
 			return nil, last, err
 		}
-		k.pending = pending()
+		k.pending = tr.eval(pending)
 		if err := h.kill9(); err != nil {
 			return nil, last, err
 		}
@@ -150,7 +154,7 @@ func (h *harness) crashLoop(ctx context.Context, rng *rand.Rand, tr *tracker, n 
 			return nil, last, err
 		}
 	}
-	if err := h.waitWrites(ctx, tr, tr.count()+1); err != nil {
+	if err := h.waitWrites(ctx, tr, tr.count()+1, pending); err != nil {
 		return nil, last, err
 	}
 	kills[n-1].down = time.Since(last)
@@ -183,9 +187,10 @@ func (h *harness) whileDown(ctx context.Context, rng *rand.Rand, tr *tracker, f 
 	return h.startOperator(ctx)
 }
 
-func (h *harness) waitWrites(ctx context.Context, tr *tracker, n int) error {
-	err := tr.waitFor(ctx, lifeTimeout, h.op.Exited(), fmt.Sprintf("write %d", n), func(writes int, _ map[types.NamespacedName]extState) bool {
-		return writes >= n
+// waitWrites waits until n writes have been seen, or no work is pending.
+func (h *harness) waitWrites(ctx context.Context, tr *tracker, n int, pending pendingFunc) error {
+	err := tr.waitFor(ctx, lifeTimeout, h.op.Exited(), fmt.Sprintf("write %d", n), func(writes int, exts map[types.NamespacedName]extState) bool {
+		return writes >= n || pending(exts) == 0
 	})
 	if err != nil {
 		return fmt.Errorf("operator start %d: %w", h.starts, err)
@@ -194,12 +199,18 @@ func (h *harness) waitWrites(ctx context.Context, tr *tracker, n int) error {
 }
 
 func allReady(exts map[types.NamespacedName]extState, want map[types.NamespacedName]module) bool {
+	return notReady(exts, want) == 0
+}
+
+// notReady counts the extensions of want not Ready for their generation.
+func notReady(exts map[types.NamespacedName]extState, want map[types.NamespacedName]module) int {
+	n := 0
 	for k := range want {
 		if !exts[k].ready {
-			return false
+			n++
 		}
 	}
-	return true
+	return n
 }
 
 // fatal ends the test with err and the end of the operator's log.

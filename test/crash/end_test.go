@@ -109,7 +109,8 @@ func (h *harness) deleteAll(ctx context.Context, rng *rand.Rand, tr *tracker, f 
 	}); err != nil {
 		return nil, 0, err
 	}
-	kills, _, err := h.crashLoop(ctx, rng, tr, nDeleteKills, tr.remaining, func(int) error {
+	left := func(exts map[types.NamespacedName]extState) int { return len(exts) }
+	kills, _, err := h.crashLoop(ctx, rng, tr, nDeleteKills, left, func(int) error {
 		return errors.Join(h.expireLease(ctx), h.startOperator(ctx))
 	})
 	if err != nil {
@@ -151,7 +152,7 @@ func (h *harness) checkNothingLeft(ctx context.Context) error {
 		return err
 	}
 	if p := check(exts.Items, objs, nil, h.moduleServer); len(exts.Items) > 0 || len(p) > 0 {
-		return fmt.Errorf("after every extension was deleted, %d remain and:\n  %s", len(exts.Items), strings.Join(p, "\n  "))
+		return fmt.Errorf("after every extension was deleted, %d remain, and %d problems:\n  %s", len(exts.Items), len(p), strings.Join(p[:min(len(p), 40)], "\n  "))
 	}
 	return nil
 }

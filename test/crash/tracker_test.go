@@ -168,24 +168,11 @@ func (tr *tracker) seen(keys []types.NamespacedName) []types.NamespacedName {
 	return out
 }
 
-// remaining counts the extensions not yet gone.
-func (tr *tracker) remaining() int {
+// eval returns f of the extensions' states.
+func (tr *tracker) eval(f func(exts map[types.NamespacedName]extState) int) int {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
-	return len(tr.exts)
-}
-
-// notReady counts the extensions of keys not Ready for their generation.
-func (tr *tracker) notReady(keys map[types.NamespacedName]module) int {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	n := 0
-	for k := range keys {
-		if !tr.exts[k].ready {
-			n++
-		}
-	}
-	return n
+	return f(tr.exts)
 }
 
 // waitFor returns when cond holds (it is called with the tracker locked),
