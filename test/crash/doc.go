@@ -12,9 +12,10 @@
 // operator finalizes them) must leave no rendered object.
 //
 // The seed of the kill schedule is printed; WASMEXT_CRASH_SEED=<seed>
-// replays the same schedule (kill after the same numbers of operator
-// writes, the same choices of spec changes); WASMEXT_CRASH_KEEP=1 keeps the
-// work dir (operator logs, one per start) after a passing run too.
+// replays its draws (how many operator writes each start lives, which
+// extensions change), though what exists at a kill depends on timing.
+// WASMEXT_CRASH_KEEP=1 keeps the work dir (operator logs, one per start)
+// after a passing run too.
 //
 // It owns that scenario and its figures. Building and starting the operator
 // is test/demo/operator's, child processes test/internal/proc's, the
