@@ -207,7 +207,10 @@ func run(ctx context.Context, o *options) error {
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "wasmext.wasmext.io",
 		LeaderElectionNamespace: o.leaderElectNS,
-		Cache:                   controllers.CacheOptions(served, o.secretNS),
+		// The process exits when the manager stops, so the next replica
+		// need not wait out the Lease after a rolling upgrade.
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         controllers.CacheOptions(served, o.secretNS),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)

@@ -187,7 +187,9 @@ func (r *WasmExtensionReconciler) finalize(ctx context.Context, ext *v1alpha1.Wa
 	}
 	orig := ext.DeepCopy()
 	controllerutil.RemoveFinalizer(ext, Finalizer)
-	return r.Patch(ctx, ext, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
+	// A reconcile of a cached copy of an extension already gone finds
+	// nothing to let go.
+	return client.IgnoreNotFound(r.Patch(ctx, ext, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})))
 }
 
 // CacheOptions limits the informer cache to what the operator needs: only
