@@ -76,7 +76,7 @@ tools() {
 
 # ---- 1. cluster ---------------------------------------------------------------------------------
 create_cluster() {
-  if kind get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER"; then
+  if [ "$(kind get clusters 2>/dev/null | grep -cx "$KIND_CLUSTER")" -gt 0 ]; then
     say "deleting the existing kind cluster $KIND_CLUSTER"
     kind delete cluster --name "$KIND_CLUSTER" >&2
   fi
@@ -106,7 +106,8 @@ scratch_image() {
   local tag=$1 dockerfile=$2 ctx; shift 2
   ctx=$(mktemp -d "$WORK/image.XXXX")
   cp -L "$@" "$ctx/"
-  DOCKER_BUILDKIT=0 docker build -q -t "$tag" -f "$dockerfile" "$ctx" >/dev/null
+  docker build -t "$tag" -f "$dockerfile" "$ctx" >"$ctx.log" 2>&1 \
+    || { tail -n 20 "$ctx.log" >&2; die "docker build -f $dockerfile failed"; }
   rm -rf "$ctx"
 }
 
@@ -173,7 +174,9 @@ EOF
 install_operator() {
   install_istio_crds
   helm_values >"$WORK/values.yaml"
-  helm template "$RELEASE" charts/wasmext -n "$OP_NS" -f "$WORK/values.yaml" >"$WORK/rendered.yaml"
+  local kv
+  kv=$(kubectl get --raw /version | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p')
+  helm template "$RELEASE" charts/wasmext -n "$OP_NS" -f "$WORK/values.yaml" --kube-version "$kv" >"$WORK/rendered.yaml"
   say "helm install $RELEASE charts/wasmext -n $OP_NS ($(grep -c '^kind:' "$WORK/rendered.yaml") objects)"
   helm install "$RELEASE" charts/wasmext -n "$OP_NS" --create-namespace -f "$WORK/values.yaml" \
     --wait --timeout 4m >&2

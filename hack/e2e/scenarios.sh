@@ -26,7 +26,8 @@ check_leader() {
   [ ${#pods[@]} -eq 2 ] || die "want 2 operator pods, have ${#pods[@]}: ${pods[*]}"
   wait_until 90 "a Lease holder among ${pods[*]}" leader_is_one_of "${pods[@]}"
   for p in "${pods[@]}"; do
-    if kubectl -n "$OP_NS" logs "$p" | grep -q 'successfully acquired lease'; then acquired+=("$p"); fi
+    # grep -c reads all (grep -q would end the pipe early, a failure under pipefail).
+    if [ "$(kubectl -n "$OP_NS" logs "$p" | grep -ci 'successfully acquired lease')" -gt 0 ]; then acquired+=("$p"); fi
   done
   [ ${#acquired[@]} -eq 1 ] || die "want exactly one pod that acquired the Lease, have: ${acquired[*]:-none}"
   say "leader: ${acquired[0]} holds $LEASE; ${pods[*]/${acquired[0]}/} waits"
@@ -34,6 +35,9 @@ check_leader() {
 
 # pods_gone POD...: none of the operator pods PODs exists any more.
 pods_gone() { [ -z "$(kubectl -n "$OP_NS" get pod "$@" -o name --ignore-not-found)" ]; }
+
+# lines_at_least N REGEX FILE: FILE has at least N lines matching REGEX.
+lines_at_least() { [ "$(grep -c "$2" "$3")" -ge "$1" ]; }
 
 # plugin_of EXT: the name of the WasmPlugin EXT rendered.
 plugin_of() { jp "wasmextension/$1" '{.status.rendered[?(@.kind=="WasmPlugin")].name}'; }
@@ -128,12 +132,12 @@ scenario_upgrade() {
   kubectl -n "$E2E_NS" get "$WP" --watch --output-watch-events \
     -o jsonpath='{.type} {.object.metadata.name} {.object.metadata.uid}{"\n"}' >"$log" 2>&1 &
   watch=$!; PF_PIDS+=("$watch")
-  wait_until 30 "the WasmPlugin watch to list 2 objects" test "$(grep -c '^ADDED ' "$log")" -eq 2
+  wait_until 30 "the WasmPlugin watch to list 2 objects" lines_at_least 2 '^ADDED ' "$log"
   say "helm upgrade --set controller.concurrent=4 (pods: $old)"
   helm upgrade "$RELEASE" charts/wasmext -n "$OP_NS" -f "$WORK/values.yaml" \
     --set controller.concurrent=4 --wait --timeout 4m >&2
   kubectl -n "$OP_NS" rollout status "deploy/$RELEASE" --timeout=180s >&2
-  jp "deploy/$RELEASE" '{.spec.template.spec.containers[0].args}' "$OP_NS" | grep -q -- '--concurrent=4' \
+  case $(jp "deploy/$RELEASE" '{.spec.template.spec.containers[0].args}' "$OP_NS") in *'"--concurrent=4"'*) ;; *) false ;; esac \
     || die "the upgraded Deployment does not pass --concurrent=4"
   # shellcheck disable=SC2086 # $old is a list of pod names
   wait_until 120 "the old operator pods ($old) to go" pods_gone $old
