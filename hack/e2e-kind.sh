@@ -78,11 +78,11 @@ tools() {
 create_cluster() {
   if [ "$(kind get clusters 2>/dev/null | grep -cx "$KIND_CLUSTER")" -gt 0 ]; then
     say "deleting the existing kind cluster $KIND_CLUSTER"
-    kind delete cluster --name "$KIND_CLUSTER" >&2
+    logged kind-delete kind delete cluster --name "$KIND_CLUSTER"
   fi
   say "kind create cluster $KIND_CLUSTER ${KIND_NODE_IMAGE:+(image $KIND_NODE_IMAGE)}"
-  kind create cluster --name "$KIND_CLUSTER" --kubeconfig "$KUBECONFIG" --wait 120s \
-    ${KIND_NODE_IMAGE:+--image "$KIND_NODE_IMAGE"} ${KIND_CONFIG:+--config "$KIND_CONFIG"} >&2
+  logged kind-create kind create cluster --name "$KIND_CLUSTER" --kubeconfig "$KUBECONFIG" --wait 120s \
+    ${KIND_NODE_IMAGE:+--image "$KIND_NODE_IMAGE"} ${KIND_CONFIG:+--config "$KIND_CONFIG"}
   kubectl wait --for=condition=Ready node --all --timeout=120s >&2
 }
 
@@ -122,8 +122,7 @@ check_image_files() {
 
 build_images() {
   say "operator: make docker-build IMG=$MANAGER_IMG BASE_IMAGE=scratch (the Dockerfile)"
-  make -s docker-build IMG="$MANAGER_IMG" BASE_IMAGE=scratch >"$WORK/docker-build.log" 2>&1 \
-    || { tail -n 20 "$WORK/docker-build.log" >&2; die "make docker-build failed"; }
+  logged docker-build make -s docker-build IMG="$MANAGER_IMG" BASE_IMAGE=scratch
   check_image_files "$MANAGER_IMG" manager etc/ssl/certs/ca-certificates.crt
   say "registry: make registry, image $REGISTRY_IMG"
   make -s registry >&2
@@ -135,12 +134,12 @@ build_images() {
 }
 
 load_images() {
-  kind load docker-image --name "$KIND_CLUSTER" "$MANAGER_IMG" "$REGISTRY_IMG" "$CLIENT_IMG" >&2
+  logged kind-load kind load docker-image --name "$KIND_CLUSTER" "$MANAGER_IMG" "$REGISTRY_IMG" "$CLIENT_IMG"
 }
 
 # ---- 3. cluster DNS -----------------------------------------------------------------------------
 wait_dns() {
-  kubectl -n kube-system rollout status deploy/coredns --timeout=180s >&2
+  kubectl -n kube-system rollout status deploy/coredns --timeout=180s >/dev/null
   kubectl -n kube-system wait --for=condition=Ready pod -l k8s-app=kube-dns --timeout=180s >&2
   apply "$MANIFESTS/namespace.yaml" NS="$E2E_NS"
   # CoreDNS answers for kubernetes.default only once it has synced with the apiserver.
@@ -178,8 +177,9 @@ install_operator() {
   kv=$(kubectl get --raw /version | sed -n 's/.*"gitVersion": *"\([^"]*\)".*/\1/p')
   helm template "$RELEASE" charts/wasmext -n "$OP_NS" -f "$WORK/values.yaml" --kube-version "$kv" >"$WORK/rendered.yaml"
   say "helm install $RELEASE charts/wasmext -n $OP_NS ($(grep -c '^kind:' "$WORK/rendered.yaml") objects)"
-  helm install "$RELEASE" charts/wasmext -n "$OP_NS" --create-namespace -f "$WORK/values.yaml" \
-    --wait --timeout 4m >&2
+  logged helm-install helm install "$RELEASE" charts/wasmext -n "$OP_NS" --create-namespace \
+    -f "$WORK/values.yaml" --wait --timeout 4m
+  sed -n '/^NOTES:/{n;p}' "$WORK/helm-install.log" >&2
   kubectl -n "$OP_NS" rollout status "deploy/$RELEASE" --timeout=180s >&2
   kubectl wait --for=condition=Established --timeout=60s crd/wasmextensions.wasmext.io >&2
   check_leader
@@ -190,7 +190,7 @@ start_registry() {
   kubectl -n "$E2E_NS" create secret generic registry-htpasswd \
     --from-file=htpasswd=test/e2e/testdata/htpasswd >&2
   apply "$MANIFESTS/registry.yaml" NS="$E2E_NS" REGISTRY_IMG="$REGISTRY_IMG"
-  kubectl -n "$E2E_NS" rollout status deploy/registry --timeout=120s >&2
+  kubectl -n "$E2E_NS" rollout status deploy/registry --timeout=120s >/dev/null
   port_forward registry 5000
   PUSH=("$WORK/push" -registry "127.0.0.1:$PF_PORT" -user "$REG_USER" -password "$REG_PASSWORD")
   read -r _ MODULE_SHA < <("${PUSH[@]}" -ref wasmext/add-header:1.0.0 -module proxy-wasm)

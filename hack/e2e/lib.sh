@@ -16,7 +16,7 @@ step() {
   STEP=$name
   say "==> $name"
   "$@"
-  STEP_TIMES+=("$(printf '  %-34s %s' "$name" "$(dur "$t")")")
+  STEP_TIMES+=("$(printf '  %-38s %s' "$name" "$(dur "$t")")")
   say "<== $name: $(dur "$t")"
   STEP=
 }
@@ -26,7 +26,15 @@ durations() {
   local line
   printf 'e2e durations:\n' >&2
   for line in "${STEP_TIMES[@]}"; do printf '%s\n' "$line" >&2; done
-  printf '  %-34s %s\n' total "$(dur "$T0")" >&2
+  printf '  %-38s %s\n' total "$(dur "$T0")" >&2
+}
+
+# logged NAME CMD...: runs CMD with its output in $WORK/NAME.log, shown (the end) only on failure.
+logged() {
+  local log=$WORK/$1.log rc=0; shift
+  "$@" >"$log" 2>&1 || rc=$?
+  [ $rc -eq 0 ] || { tail -n 30 "$log" >&2; say "failed (exit $rc): $*"; }
+  return $rc
 }
 
 # render FILE KEY=VALUE...: FILE with every @KEY@ replaced by VALUE.

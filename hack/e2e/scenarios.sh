@@ -30,7 +30,7 @@ check_leader() {
     if [ "$(kubectl -n "$OP_NS" logs "$p" | grep -ci 'successfully acquired lease')" -gt 0 ]; then acquired+=("$p"); fi
   done
   [ ${#acquired[@]} -eq 1 ] || die "want exactly one pod that acquired the Lease, have: ${acquired[*]:-none}"
-  say "leader: ${acquired[0]} holds $LEASE; ${pods[*]/${acquired[0]}/} waits"
+  say "leader: ${acquired[0]} holds $LEASE; $(printf '%s\n' "${pods[@]}" | grep -vx "${acquired[0]}") waits"
 }
 
 # pods_gone POD...: none of the operator pods PODs exists any more.
@@ -134,8 +134,8 @@ scenario_upgrade() {
   watch=$!; PF_PIDS+=("$watch")
   wait_until 30 "the WasmPlugin watch to list 2 objects" lines_at_least 2 '^ADDED ' "$log"
   say "helm upgrade --set controller.concurrent=4 (pods: $old)"
-  helm upgrade "$RELEASE" charts/wasmext -n "$OP_NS" -f "$WORK/values.yaml" \
-    --set controller.concurrent=4 --wait --timeout 4m >&2
+  logged helm-upgrade helm upgrade "$RELEASE" charts/wasmext -n "$OP_NS" -f "$WORK/values.yaml" \
+    --set controller.concurrent=4 --wait --timeout 4m
   kubectl -n "$OP_NS" rollout status "deploy/$RELEASE" --timeout=180s >&2
   case $(jp "deploy/$RELEASE" '{.spec.template.spec.containers[0].args}' "$OP_NS") in *'"--concurrent=4"'*) ;; *) false ;; esac \
     || die "the upgraded Deployment does not pass --concurrent=4"
@@ -154,7 +154,7 @@ scenario_upgrade() {
 }
 
 scenario_uninstall() {
-  helm uninstall "$RELEASE" -n "$OP_NS" --wait --timeout 3m >&2
+  logged helm-uninstall helm uninstall "$RELEASE" -n "$OP_NS" --wait --timeout 3m
   kubectl -n "$OP_NS" wait --for=delete pod -l "app.kubernetes.io/instance=$RELEASE" --timeout=120s >&2 || true
   local left
   left=$({
