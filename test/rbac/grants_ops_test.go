@@ -91,6 +91,23 @@ func renameSA(subjects []rbacv1.Subject, name, suffix string) []rbacv1.Subject {
 	return subjects
 }
 
+// restore gives the roles of a copy made by copyFor the rules of base back.
+func (g *grants) restore(ctx context.Context, c client.Client, base *grants) error {
+	for i, r := range g.clusterRoles {
+		r.Rules = base.clusterRoles[i].Rules
+		if err := c.Update(ctx, r); err != nil {
+			return err
+		}
+	}
+	for i, r := range g.roles {
+		r.Rules = base.roles[i].Rules
+		if err := c.Update(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // user is the name the apiserver gives the ServiceAccount's requests.
 func (g *grants) user() string {
 	return "system:serviceaccount:" + g.sa.Namespace + ":" + g.sa.Name

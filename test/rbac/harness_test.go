@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/opencontainers/go-digest"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -54,14 +53,22 @@ type harness struct {
 	scraper   string // a token allowed to get /metrics
 }
 
-// startControlPlane starts envtest with every CRD, and with the admission
-// plugin OwnerReferencesPermissionEnforcement (on in OpenShift and other
-// hardened clusters), which asks for `update` on wasmextensions/finalizers
-// before an object may name an extension as a blocking owner.
+// startControlPlane starts envtest with every CRD, configured as the most
+// demanding cluster the operator must run on:
+//   - the admission plugin OwnerReferencesPermissionEnforcement (on in
+//     OpenShift and other hardened clusters) asks for `update` on
+//     wasmextensions/finalizers before an object may name an extension as
+//     a blocking owner;
+//   - without streaming lists (feature WatchList off, as on apiservers that
+//     do not serve them), informers list and then watch. With streaming on,
+//     client-go's informers only watch, and fall back to list where the
+//     apiserver does not stream: `list` is needed there.
 func startControlPlane(t *testing.T) *harness {
 	t.Helper()
 	env, err := testenv.StartConfigured(testenv.Options{}, func(e *envtest.Environment) {
-		e.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
+		args := e.ControlPlane.GetAPIServer().Configure()
+		args.Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
+		args.Append("feature-gates", "WatchList=false")
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +105,7 @@ func (h *harness) pushModules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := verifytest.SignKeyBundle(ctx, h.private.Host, "private/signed", digest.Digest(d), signer); err != nil {
+	if err := verifytest.SignKeyBundle(ctx, h.private.Host, "private/signed", d, signer); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ocitest.Push(ctx, h.public.Host, "acme/plain:v1", oci.FormatCNCF, wasmtest.Variant(73)); err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http/httptest"
+	"os"
+	"runtime/pprof"
 	"sync/atomic"
 	"time"
 
@@ -166,15 +168,30 @@ func (op *operator) ready(ctx context.Context, timeout time.Duration) error {
 	return err
 }
 
-// stop stops the manager and waits for it.
-func (op *operator) stop() error {
+// stop stops the manager and waits for it. A manager whose start-time
+// cache never synced does not stop (controller-runtime v0.25's
+// runnableGroup.Start spins on a canceled context until every cache is
+// ready; its informers keep running): then unstick is called, which grants
+// the missing permission back so the cache syncs and the manager ends.
+func (op *operator) stop(unstick func() error) error {
 	op.cancel()
 	defer op.httpStop()
 	select {
 	case <-op.exited:
 		return nil
-	case <-time.After(45 * time.Second):
-		return errors.New("manager did not stop within 45s")
+	case <-time.After(5 * time.Second):
+	}
+	if err := unstick(); err != nil {
+		return err
+	}
+	select {
+	case <-op.exited:
+		return nil
+	case <-time.After(90 * time.Second):
+		if os.Getenv("WASMEXT_TEST_DEBUG") != "" {
+			_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
+		}
+		return errors.New("manager did not stop within 90s, even with its permissions back")
 	}
 }
 

@@ -50,12 +50,11 @@ func TestRBAC(t *testing.T) {
 		h.base.source, h.base.sa.Namespace, h.base.sa.Name, len(h.perms), len(h.base.clusterRoles), len(h.base.roles), time.Since(begin).Round(time.Second))
 	negative := h.positiveRun(t)
 	rows := make([]row, 0, len(h.perms))
+	only := os.Getenv("WASMEXT_RBAC_ONLY") // e.g. "leases": remove only the permissions whose name contains it
 	for i, p := range h.perms {
-		out, err := h.runOnce(context.Background(), i+1, &p, negative)
-		if err != nil {
-			t.Fatalf("run without %s: %v", p, err)
+		if strings.Contains(p.String(), only) {
+			rows = append(rows, h.negativeRun(t, i+1, p, negative))
 		}
-		rows = append(rows, judge(p, out))
 	}
 	logTable(t, rows)
 	for _, r := range rows {
@@ -64,6 +63,24 @@ func TestRBAC(t *testing.T) {
 		}
 	}
 	t.Logf("TestRBAC took %s (%d runs, negative timeout %s)", time.Since(begin).Round(time.Second), len(h.perms)+1, negative)
+}
+
+// negativeRun runs the scenarios without p. A failure the apiserver did
+// not explain (no refusal of p: a loaded machine?) is run once more.
+func (h *harness) negativeRun(t *testing.T, i int, p perm, timeout time.Duration) row {
+	t.Helper()
+	var r row
+	for attempt := 0; attempt < 2; attempt++ {
+		out, err := h.runOnce(context.Background(), i+attempt*1000, &p, timeout)
+		if err != nil {
+			t.Fatalf("run without %s: %v", p, err)
+		}
+		if r = judge(p, out); r.verdict != unexplained {
+			return r
+		}
+		t.Logf("without %s: %s; running it again", p, r.detail)
+	}
+	return r
 }
 
 // positiveRun runs every scenario under the rendered roles; all must pass

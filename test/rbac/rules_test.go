@@ -114,6 +114,15 @@ func withoutPerm(role string, rules []rbacv1.PolicyRule, p perm) ([]rbacv1.Polic
 // `User "u" cannot list resource "secrets" in API group "" at the cluster scope`.
 var refusalPattern = regexp.MustCompile(`cannot ([a-z]+) resource "([^"]+)" in API group "([^"]*)"`)
 
+// blockingOwnerRefusal is OwnerReferencesPermissionEnforcement refusing a
+// blocking owner reference; its message does not name the owner's resource.
+const blockingOwnerRefusal = "cannot set blockOwnerDeletion if an ownerReference refers to a resource you can't set finalizers on"
+
+// anyFinalizers stands for `update` on the finalizers of whichever owner
+// kind a blockingOwnerRefusal was about (the operator's objects have one:
+// WasmExtension).
+var anyFinalizers = perm{Verb: "update", Group: "*", Resource: "*/finalizers"}
+
 // parseRefusals returns the permissions a 403 message says were missing
 // (Role is left empty: the message does not say which role should grant it).
 func parseRefusals(msg string) []perm {
@@ -121,10 +130,16 @@ func parseRefusals(msg string) []perm {
 	for _, m := range refusalPattern.FindAllStringSubmatch(msg, -1) {
 		out = append(out, perm{Verb: m[1], Resource: m[2], Group: m[3]})
 	}
+	if len(out) == 0 && strings.Contains(msg, blockingOwnerRefusal) {
+		out = append(out, anyFinalizers)
+	}
 	return out
 }
 
 // sameGrant says whether refused names the permission p.
 func sameGrant(p, refused perm) bool {
+	if refused == anyFinalizers {
+		return p.Verb == "update" && strings.HasSuffix(p.Resource, "/finalizers")
+	}
 	return p.Group == refused.Group && p.Resource == refused.Resource && p.Verb == refused.Verb
 }

@@ -52,13 +52,18 @@ func TestExpandRefusesWildcardsAndNames(t *testing.T) {
 
 func TestParseRefusals(t *testing.T) {
 	for msg, want := range map[string]perm{
-		`secrets is forbidden: User "system:serviceaccount:wasmext-system:wasmext-r1" cannot list resource "secrets" in API group "" at the cluster scope`: {Verb: "list", Resource: "secrets"},
+		`secrets is forbidden: User "system:serviceaccount:wasmext-system:wasmext-r1" cannot list resource "secrets" in API group "" at the cluster scope`:                                                                                                                             {Verb: "list", Resource: "secrets"},
 		`wasmplugins.extensions.istio.io "pulled" is forbidden: cannot set blockOwnerDeletion if an ownerReference refers to a resource you can't set finalizers on: User "u" cannot update resource "wasmextensions/finalizers" in API group "wasmext.io" in the namespace "rbac-r3"`: {Verb: "update", Resource: "wasmextensions/finalizers", Group: "wasmext.io"},
 	} {
 		got := parseRefusals(msg)
 		if len(got) != 1 || got[0] != want {
 			t.Errorf("parseRefusals(%q) = %v, want %v", msg, got, want)
 		}
+	}
+	blocked := parseRefusals(`envoyfilters.networking.istio.io "sw-ef" is forbidden: ` + blockingOwnerRefusal + `: , <nil>`)
+	finalizers := perm{Role: "ClusterRole m", Group: "wasmext.io", Resource: "wasmextensions/finalizers", Verb: "update"}
+	if len(blocked) != 1 || !sameGrant(finalizers, blocked[0]) || sameGrant(perm{Verb: "update", Resource: "wasmextensions"}, blocked[0]) {
+		t.Errorf("blocking owner refusal parsed as %v", blocked)
 	}
 	if got := parseRefusals("connection refused"); len(got) != 0 {
 		t.Errorf("parsed %v from a message without a refusal", got)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
 )
 
 // run is one manager under one set of grants, with its own namespace.
@@ -57,7 +56,8 @@ func (h *harness) runOnce(ctx context.Context, i int, removed *perm, timeout tim
 		out.failed, out.err = r.runScenarios(ctx, timeout, removed != nil, out.took)
 	}
 	out.total = time.Since(start)
-	return out, errors.Join(op.stop(), r.cleanUp(context.Background()))
+	unstick := func() error { return g.restore(context.Background(), h.c, h.base) }
+	return out, errors.Join(op.stop(unstick), r.cleanUp(context.Background()))
 }
 
 type result struct {

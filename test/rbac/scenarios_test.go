@@ -79,53 +79,95 @@ func renderScenario(k v1alpha1.OutputKind, name string) func(context.Context, *r
 	}
 }
 
-// waitEvent waits for the operator's events.k8s.io Event Rendered about
-// extension name that satisfies ok.
-func (r *run) waitEvent(ctx context.Context, name, what string, ok func(*eventsv1.Event) bool) error {
-	return poll(ctx, what, func(ctx context.Context) error {
-		var list eventsv1.EventList
-		if err := r.h.c.List(ctx, &list, client.InNamespace(r.ns)); err != nil {
-			return err
+// renderedEvents lists the operator's events.k8s.io Events Rendered about
+// extension name.
+func (r *run) renderedEvents(ctx context.Context, name string) ([]eventsv1.Event, error) {
+	var list eventsv1.EventList
+	if err := r.h.c.List(ctx, &list, client.InNamespace(r.ns)); err != nil {
+		return nil, err
+	}
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Name == name && e.Reason == controllers.EventRendered && e.ReportingController == "wasmext" {
+			out = append(out, e)
 		}
-		for i := range list.Items {
-			e := &list.Items[i]
-			if e.Regarding.Name == name && e.Reason == controllers.EventRendered && e.ReportingController == "wasmext" && ok(e) {
-				return nil
-			}
+	}
+	return out, nil
+}
+
+// occurrences counts what Events say happened: a series counts its count.
+func occurrences(events []eventsv1.Event) (n int32, series bool) {
+	for _, e := range events {
+		if e.Series != nil && e.Series.Count >= 2 {
+			n, series = n+e.Series.Count, true
+		} else {
+			n++
 		}
-		return pending("%d Events in %s, none matches", len(list.Items), r.ns)
-	})
+	}
+	return n, series
 }
 
 func eventScenario(ctx context.Context, r *run) error {
-	return r.waitEvent(ctx, "pulled", "Event Rendered about pulled", func(*eventsv1.Event) bool { return true })
+	return poll(ctx, "Event Rendered about pulled", func(ctx context.Context) error {
+		events, err := r.renderedEvents(ctx, "pulled")
+		if err != nil || len(events) == 0 {
+			return pending("none yet (%v)", err)
+		}
+		return nil
+	})
 }
 
 // repairScenario deletes the rendered WasmPlugin by hand: the operator
-// puts it back and says so again, which makes the Event a series.
+// puts it back and records Rendered again. An Event about the same object
+// version (regarding holds its resourceVersion) as the previous one is
+// isomorphic to it and becomes a series, patched. A repair that follows a
+// status change records a new Event instead, so it repairs (at most 4
+// times) until the series appears, each time waiting for the repair's
+// Event to be recorded.
 func repairScenario(ctx context.Context, r *run) error {
 	if _, err := r.waitReady(ctx, "repaired"); err != nil {
 		return err
 	}
-	old, err := r.waitRendered(ctx, v1alpha1.OutputWasmPlugin, "repaired")
+	for i := 1; i <= 4; i++ {
+		events, err := r.renderedEvents(ctx, "repaired")
+		if err != nil {
+			return err
+		}
+		before, _ := occurrences(events)
+		if err := r.repair(ctx, "repaired"); err != nil {
+			return err
+		}
+		var series bool
+		err = poll(ctx, fmt.Sprintf("repair %d recorded (Events Rendered about repaired counting more than %d)", i, before), func(ctx context.Context) error {
+			events, err := r.renderedEvents(ctx, "repaired")
+			var n int32
+			if n, series = occurrences(events); err != nil || n <= before {
+				return pending("%d occurrences (%v)", n, err)
+			}
+			return nil
+		})
+		if err != nil || series {
+			return err
+		}
+	}
+	return fmt.Errorf("4 repairs of repaired made no Event series")
+}
+
+// repair deletes the rendered WasmPlugin name and waits until it is back.
+func (r *run) repair(ctx context.Context, name string) error {
+	old, err := r.waitRendered(ctx, v1alpha1.OutputWasmPlugin, name)
 	if err != nil {
 		return err
 	}
 	if err := r.h.c.Delete(ctx, old); err != nil {
 		return err
 	}
-	err = poll(ctx, "deleted WasmPlugin repaired put back", func(ctx context.Context) error {
-		o, err := r.rendered(ctx, v1alpha1.OutputWasmPlugin, "repaired")
+	return poll(ctx, "deleted WasmPlugin "+name+" put back", func(ctx context.Context) error {
+		o, err := r.rendered(ctx, v1alpha1.OutputWasmPlugin, name)
 		if err != nil || o.GetUID() == old.GetUID() {
 			return pending("not recreated yet (%v)", err)
 		}
 		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return r.waitEvent(ctx, "repaired", "Event Rendered about repaired with a series (count >= 2)", func(e *eventsv1.Event) bool {
-		return e.Series != nil && e.Series.Count >= 2
 	})
 }
 
