@@ -153,7 +153,22 @@ scenario_upgrade() {
   say "every WasmPlugin kept its UID through the upgrade ($after); $(grep -c '^MODIFIED ' "$log") updates, no deletion"
 }
 
+# check_operator_logs: saves the operator pods' logs to $WORK and fails on an RBAC denial in them
+# (the chart's least-privilege roles must cover everything the scenarios made it do).
+check_operator_logs() {
+  local p denied=
+  for p in $(operator_pods); do
+    kubectl -n "$OP_NS" logs "$p" >"$WORK/operator-$p.log"
+    if [ "$(grep -ci forbidden "$WORK/operator-$p.log")" -gt 0 ]; then
+      grep -i forbidden "$WORK/operator-$p.log" | head -n 5 >&2
+      denied+=" $p"
+    fi
+  done
+  [ -z "$denied" ] || die "RBAC denials in the logs of:$denied"
+}
+
 scenario_uninstall() {
+  check_operator_logs
   logged helm-uninstall helm uninstall "$RELEASE" -n "$OP_NS" --wait --timeout 3m
   kubectl -n "$OP_NS" wait --for=delete pod -l "app.kubernetes.io/instance=$RELEASE" --timeout=120s >&2 || true
   local left
