@@ -9,6 +9,10 @@
 // the apiserver refusing exactly that permission. A permission whose
 // removal nothing notices is reported as unused and fails the test.
 //
+// Knobs: WASMEXT_RBAC_ONLY=<text> removes only the permissions whose name
+// contains it; WASMEXT_RBAC_CHART=<dir> renders another chart directory
+// (e.g. a copy with a reduced role); WASMEXT_TEST_DEBUG=1 logs the managers.
+//
 // It owns the RBAC proof only: loading and reducing the rendered roles,
 // the scenarios and the table of which code path needs which rule. It
 // never edits controllers or charts.

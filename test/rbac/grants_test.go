@@ -28,33 +28,47 @@ type grants struct {
 	rbs          []*rbacv1.RoleBinding
 }
 
-// loadGrants renders the chart's RBAC (`bin/helm template charts/wasmext`
-// with its default values, release namespace ns) when both exist, else
-// reads config/rbac with its namespace set to ns.
-func loadGrants(root, ns string) (*grants, error) {
-	helm := filepath.Join(root, "bin", "helm")
-	chart := filepath.Join(root, "charts", "wasmext")
+// chartPaths returns helm ($HELM_BIN, as `make test` sets it, else
+// bin/helm) and the chart directory ($WASMEXT_RBAC_CHART, else
+// charts/wasmext), and whether each exists.
+func chartPaths(root string) (helm, chart string, haveHelm, haveChart bool) {
+	helm = os.Getenv("HELM_BIN")
+	if helm == "" {
+		helm = filepath.Join(root, "bin", "helm")
+	}
+	chart = os.Getenv("WASMEXT_RBAC_CHART")
+	if chart == "" {
+		chart = filepath.Join(root, "charts", "wasmext")
+	}
 	_, errHelm := os.Stat(helm)
 	_, errChart := os.Stat(filepath.Join(chart, "Chart.yaml"))
-	if errHelm == nil && errChart == nil {
-		var stderr bytes.Buffer
-		cmd := exec.Command(helm, "template", "wasmext", chart, "--namespace", ns)
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
+	return helm, chart, errHelm == nil, errChart == nil
+}
+
+// loadGrants renders the chart's RBAC (`helm template` with its default
+// values, release namespace ns) when both helm and the chart exist, else
+// reads config/rbac with its namespace set to ns.
+func loadGrants(root, ns string) (*grants, error) {
+	helm, chart, haveHelm, haveChart := chartPaths(root)
+	if !haveHelm || !haveChart {
+		objs, err := configRBAC(filepath.Join(root, "config", "rbac"), ns)
 		if err != nil {
-			return nil, fmt.Errorf("helm template charts/wasmext: %w: %s", err, stderr.String())
+			return nil, err
 		}
-		objs, err := decodeObjects(bytes.NewReader(out))
-		if err != nil {
-			return nil, fmt.Errorf("decoding helm template output: %w", err)
-		}
-		return selectGrants(objs, "helm template charts/wasmext (default values)")
+		return selectGrants(objs, "config/rbac (no chart or no helm)")
 	}
-	objs, err := configRBAC(filepath.Join(root, "config", "rbac"), ns)
+	var stderr bytes.Buffer
+	cmd := exec.Command(helm, "template", "wasmext", chart, "--namespace", ns)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("helm template %s: %w: %s", chart, err, stderr.String())
 	}
-	return selectGrants(objs, "config/rbac (no charts/wasmext or bin/helm)")
+	objs, err := decodeObjects(bytes.NewReader(out))
+	if err != nil {
+		return nil, fmt.Errorf("decoding helm template output: %w", err)
+	}
+	return selectGrants(objs, "helm template "+chart+" (default values)")
 }
 
 // configRBAC reads the files config/rbac/kustomization.yaml lists and puts

@@ -11,7 +11,7 @@ import (
 const (
 	caught = "caught"
 	// unused: every scenario passed and the operator never asked for it.
-	unused = "UNUSED (no scenario failed, never requested): remove it from the RBAC markers / the chart"
+	unused = "UNUSED (no scenario failed, never requested): remove it from the RBAC markers (controllers) or the leader election role"
 	// unnoticed: refused, yet every scenario passed: a scenario is missing.
 	unnoticed = "NOT CAUGHT (refused, yet every scenario passed): a scenario is missing"
 	// unexplained: a scenario failed but the permission was never refused.
@@ -24,7 +24,6 @@ type row struct {
 	p        perm
 	verdict  string
 	scenario string // the scenario that failed
-	path     string // its code path
 	request  string // the first request refused for p
 	detail   string
 	took     time.Duration
@@ -36,10 +35,13 @@ func judge(p perm, out *outcome) row {
 	f, refused := out.refused.of(p)
 	if refused {
 		r.request = f.method + " " + f.path
+		if strings.Contains(f.message, blockingOwnerRefusal) {
+			r.request += " (OwnerReferencesPermissionEnforcement: blockOwnerDeletion)"
+		}
 	}
 	switch {
 	case out.err != nil && refused:
-		r.verdict, r.path, r.detail = caught, pathOf(out.failed), firstLine(out.err.Error())
+		r.verdict, r.detail = caught, firstLine(out.err.Error())
 	case out.err == nil && !refused:
 		r.verdict, r.detail = unused, "all scenarios passed; refused meanwhile: "+orNone(out.refused.summary())
 	case out.err == nil:
@@ -50,9 +52,14 @@ func judge(p perm, out *outcome) row {
 	return r
 }
 
-func pathOf(scenario string) string {
-	if scenario == "manager" {
-		return "manager start: informer cache (list+watch of each watched kind)"
+// pathOf describes the code path a failed scenario exercises; for the
+// manager itself, the start-up step the permission p is needed by.
+func pathOf(scenario string, p perm) string {
+	switch {
+	case scenario == "manager" && p.Resource == "leases":
+		return "leader election (client-go LeaseLock): never leader, no controller started"
+	case scenario == "manager":
+		return "informer cache: list and watch of every watched kind (For, Watches, rendered kinds, ServeRenderedModules)"
 	}
 	for _, s := range scenarios() {
 		if s.name == scenario {
@@ -77,17 +84,24 @@ func orNone(s string) string {
 	return s
 }
 
-// logTable prints rule → scenario and code path → refused request.
+// logTable prints permission → the scenario its removal failed → the
+// request the apiserver refused, then what each scenario exercises.
 func logTable(t *testing.T, rows []row) {
 	t.Helper()
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-78s | %-8s | %-28s | %s\n", "permission", "took", "caught by scenario", "refused request; code path")
+	fmt.Fprintf(&b, "\n%-84s | %-6s | %-28s | %s\n", "permission", "took", "failed scenario", "refused request (or verdict)")
 	for _, r := range rows {
+		scenario, request := r.scenario, r.request
 		if r.verdict != caught {
-			fmt.Fprintf(&b, "%-78s | %-8s | %-28s | %s\n", r.p, r.took.Round(100*time.Millisecond), "-", r.verdict)
-			continue
+			scenario, request = "-", r.verdict
 		}
-		fmt.Fprintf(&b, "%-78s | %-8s | %-28s | %s; %s\n", r.p, r.took.Round(100*time.Millisecond), r.scenario, r.request, r.path)
+		fmt.Fprintf(&b, "%-84s | %-6s | %-28s | %s\n", r.p, r.took.Round(100*time.Millisecond), scenario, request)
+	}
+	b.WriteString("\nscenarios:\n")
+	fmt.Fprintf(&b, "  %-28s %s\n", "manager", pathOf("manager", perm{}))
+	fmt.Fprintf(&b, "  %-28s %s\n", "", pathOf("manager", perm{Resource: "leases"}))
+	for _, s := range scenarios() {
+		fmt.Fprintf(&b, "  %-28s %s\n", s.name, s.path)
 	}
 	t.Log(b.String())
 }
