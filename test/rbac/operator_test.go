@@ -69,7 +69,9 @@ func startOperator(ctx context.Context, h *harness, user string) (*operator, err
 		LeaderElection:          true,
 		LeaderElectionID:        leaseName,
 		LeaderElectionNamespace: operatorNS,
-		Cache:                   controllers.CacheOptions(served, nil),
+		// As main.go: the Lease is released (updated) on shutdown.
+		LeaderElectionReleaseOnCancel: true,
+		Cache:                         controllers.CacheOptions(served, nil),
 		// Every run builds a controller named "wasmextension" in this process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
