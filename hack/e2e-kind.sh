@@ -64,6 +64,7 @@ tools() {
     KIND_NODE_IMAGE=$("$KIND_NODE_SCRIPT" | tail -n 1)
     KIND_CONFIG=${KIND_CONFIG:-$(dirname "$KIND_NODE_SCRIPT")/kind-config.yaml}
     export PATH=${WASMEXT_KIND_CACHE:-/var/cache/wasmext-kind}/bin:$PATH # kind, kubectl, helm
+    say "node image $KIND_NODE_IMAGE, config $KIND_CONFIG"
   fi
   if ! command -v helm >/dev/null; then
     make -s helm >&2
@@ -205,6 +206,7 @@ start_registry() {
 
 main() {
   trap cleanup EXIT
+  trap 'exit 130' INT TERM # through cleanup
   step "tools, node image" tools
   step "1. cluster" create_cluster
   step "2. images (build)" build_images
