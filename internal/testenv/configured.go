@@ -43,14 +43,15 @@ func StartConfigured(opts Options, configure func(*envtest.Environment)) (*Env, 
 		ErrorIfCRDPathMissing:    true,
 		CRDDirectoryPaths:        append([]string{filepath.Join(root, "config", "crd", "bases")}, opts.ExtraCRDPaths...),
 		CRDs:                     crds,
-		CRDInstallOptions:        envtest.CRDInstallOptions{MaxTime: 2 * time.Minute},
+		// The default (10s) is too short for ~16 large CRDs on a loaded machine.
+		CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: 2 * time.Minute},
 	}
 	if configure != nil {
 		configure(env)
 	}
 	cfg, err := env.Start()
 	if err != nil {
-		_ = env.Stop()
+		_ = env.Stop() // stops whatever part of the control plane did start
 		return nil, fmt.Errorf("starting envtest (binaries from %s): %w", assets, err)
 	}
 	e := &Env{Config: cfg, RepoRoot: root, CRDs: env.CRDs, Environment: env}

@@ -74,46 +74,7 @@ type Env struct {
 }
 
 // Start starts etcd and kube-apiserver, installs the CRDs and waits until they are served.
-func Start(opts Options) (*Env, error) {
-	root, err := RepoRoot()
-	if err != nil {
-		return nil, err
-	}
-	assets, err := binaryAssets(root)
-	if err != nil {
-		return nil, err
-	}
-	var crds []*apiextensionsv1.CustomResourceDefinition
-	if !opts.NoIstioCRDs {
-		if crds, err = istioCRDs(root, opts.SkipIstioCRDs); err != nil {
-			return nil, err
-		}
-	}
-	timeout := opts.StartTimeout
-	if timeout == 0 {
-		timeout = 60 * time.Second
-	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory:    assets,
-		ControlPlaneStartTimeout: timeout,
-		AttachControlPlaneOutput: opts.AttachControlPlaneOutput,
-		ErrorIfCRDPathMissing:    true,
-		CRDDirectoryPaths:        append([]string{filepath.Join(root, "config", "crd", "bases")}, opts.ExtraCRDPaths...),
-		CRDs:                     crds,
-		// The default (10s) is too short for ~16 large CRDs on a loaded machine.
-		CRDInstallOptions: envtest.CRDInstallOptions{MaxTime: 2 * time.Minute},
-	}
-	cfg, err := env.Start()
-	if err != nil {
-		_ = env.Stop() // stops whatever part of the control plane did start
-		return nil, fmt.Errorf("starting envtest (binaries from %s): %w", assets, err)
-	}
-	e := &Env{Config: cfg, RepoRoot: root, CRDs: env.CRDs, Environment: env}
-	if err := e.writeKubeconfig(); err != nil {
-		return nil, errors.Join(err, e.Stop())
-	}
-	return e, nil
-}
+func Start(opts Options) (*Env, error) { return StartConfigured(opts, nil) }
 
 // Stop stops the control plane and removes the kubeconfig file.
 func (e *Env) Stop() error {
