@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"errors"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/wasmext/wasmext/internal/oci/ocitest"
 	"github.com/wasmext/wasmext/test/internal/proc"
+	"github.com/wasmext/wasmext/test/internal/proc/distribution"
 )
 
 // registry is the OCI registry the demo pushes to and the operator pulls
@@ -79,78 +76,16 @@ func (d *demo) registryBinary(ctx context.Context) (string, error) {
 }
 
 // startDistribution runs `registry serve` with filesystem storage in the work
-// dir, plain HTTP on a free loopback port and no auth, and waits for /v2/.
+// dir, plain HTTP on a free loopback port and no auth, and waits for /v2/
+// (test/internal/proc/distribution).
 func (d *demo) startDistribution(ctx context.Context, bin string) (*registry, error) {
-	addr, err := proc.FreeAddr()
+	dir := filepath.Join(d.work, "registry")
+	dr, err := distribution.Start(ctx, bin, dir, 30*time.Second)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", bin, err)
 	}
-	confPath, err := writeRegistryConfig(filepath.Join(d.work, "registry"), addr)
-	if err != nil {
-		return nil, err
-	}
-	r := &registry{host: addr, log: filepath.Join(d.work, "registry.log")}
-	r.proc, err = proc.Start(proc.Options{
-		Binary: bin, Args: []string{"serve", confPath}, LogFile: r.log,
-		// No trace exporter: nothing to send traces to, and no noise about it.
-		Env: []string{"OTEL_TRACES_EXPORTER=none"},
-	})
-	if err != nil {
-		return nil, err
-	}
-	r.kind = "CNCF distribution registry " + registryVersion(ctx, bin) + " (" + rel(d.root, bin) + ", filesystem storage, plain HTTP)"
-	err = r.proc.WaitHTTP(ctx, "http://"+addr+"/v2/", 100*time.Millisecond, 30*time.Second)
-	switch {
-	case err == nil:
-		return r, nil
-	case errors.Is(err, proc.ErrExited):
-		return nil, fmt.Errorf("%s exited at start; see %s\n%s", bin, r.log, proc.Tail(r.log, 10))
-	case errors.Is(err, proc.ErrTimeout):
-		err = fmt.Errorf("%s did not answer /v2/ at %s within 30s; see %s", bin, addr, r.log)
-	}
-	r.stop()
-	return nil, err
-}
-
-// writeRegistryConfig writes the registry's config.yml into dir, with its
-// storage in dir/storage, and returns its path.
-func writeRegistryConfig(dir, addr string) (string, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "storage"), 0o755); err != nil {
-		return "", err
-	}
-	conf := fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-  delete:
-    enabled: true
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: %s
-  secret: %s
-`, filepath.Join(dir, "storage"), addr, rand.Text())
-	confPath := filepath.Join(dir, "config.yml")
-	return confPath, os.WriteFile(confPath, []byte(conf), 0o644)
-}
-
-func registryVersion(ctx context.Context, bin string) string {
-	out, err := exec.CommandContext(ctx, bin, "--version").Output()
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(out)) // "registry github.com/distribution/distribution/v3 v3.1.2"
-	for _, s := range f {
-		if strings.HasPrefix(s, "v") && strings.Count(s, ".") >= 2 {
-			return s
-		}
-	}
-	return ""
+	return &registry{host: dr.Host, log: filepath.Join(dir, "registry.log"), proc: dr.Process,
+		kind: "CNCF distribution registry " + dr.Version + " (" + rel(d.root, bin) + ", filesystem storage, plain HTTP)"}, nil
 }
 
 func (r *registry) stop() {
