@@ -2,11 +2,11 @@ package chart
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
+
+	"github.com/wasmext/wasmext/internal/testenv"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
 // rendered are the objects of one `helm template`, in the order helm printed them.
@@ -25,29 +24,11 @@ type rendered []*unstructured.Unstructured
 func render(t *testing.T, release, namespace string, args ...string) rendered {
 	t.Helper()
 	out := mustHelm(t, append([]string{"template", release, chart, "--namespace", namespace}, args...)...)
-	objs, err := decodeObjects(out)
+	objs, err := testenv.DecodeObjects(strings.NewReader(out))
 	if err != nil {
 		t.Fatalf("decoding helm template output: %v\n%s", err, out)
 	}
 	return objs
-}
-
-// decodeObjects splits a multi-document YAML stream into objects, skipping empty documents.
-func decodeObjects(stream string) (rendered, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(stream), 4096)
-	var objs rendered
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-			return objs, nil
-		} else if err != nil {
-			return nil, err
-		}
-		if len(u.Object) == 0 {
-			continue
-		}
-		objs = append(objs, u)
-	}
 }
 
 // get returns the object of kind and name (in any namespace), failing t when there is none.

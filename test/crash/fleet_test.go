@@ -5,17 +5,16 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/wasmext/wasmext/internal/testenv"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
@@ -113,15 +112,12 @@ func (h *harness) applySamples(ctx context.Context, f *fleet) (int, error) {
 // pushSampleModules pushes wasmtest.ProxyWasm to each image the
 // WasmExtensions of raw name, records them in f and counts them.
 func (h *harness) pushSampleModules(ctx context.Context, raw []byte, f *fleet) (int, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(raw), 4096)
+	objs, err := testenv.DecodeObjects(bytes.NewReader(raw))
+	if err != nil {
+		return 0, err
+	}
 	n := 0
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-			return n, nil
-		} else if err != nil {
-			return 0, err
-		}
+	for _, u := range objs {
 		if u.GetKind() != "WasmExtension" {
 			continue
 		}
@@ -141,6 +137,7 @@ func (h *harness) pushSampleModules(ctx context.Context, raw []byte, f *fleet) (
 		f.want[types.NamespacedName{Namespace: ns, Name: u.GetName()}] = m
 		n++
 	}
+	return n, nil
 }
 
 // namespace returns the namespace of rollout extension i.

@@ -2,18 +2,17 @@ package rbac
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+
+	"github.com/wasmext/wasmext/internal/testenv"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/yaml"
 )
 
@@ -64,7 +63,7 @@ func loadGrants(root, ns string) (*grants, error) {
 	if err != nil {
 		return nil, fmt.Errorf("helm template %s: %w: %s", chart, err, stderr.String())
 	}
-	objs, err := decodeObjects(bytes.NewReader(out))
+	objs, err := testenv.DecodeObjects(bytes.NewReader(out))
 	if err != nil {
 		return nil, fmt.Errorf("decoding helm template output: %w", err)
 	}
@@ -90,7 +89,7 @@ func configRBAC(dir, ns string) ([]*unstructured.Unstructured, error) {
 		if err != nil {
 			return nil, err
 		}
-		docs, err := decodeObjects(bytes.NewReader(b))
+		docs, err := testenv.DecodeObjects(bytes.NewReader(b))
 		if err != nil {
 			return nil, fmt.Errorf("config/rbac/%s: %w", f, err)
 		}
@@ -108,23 +107,6 @@ func configRBAC(dir, ns string) ([]*unstructured.Unstructured, error) {
 		}
 	}
 	return objs, nil
-}
-
-// decodeObjects reads a multi-document YAML stream, skipping empty ones.
-func decodeObjects(r io.Reader) ([]*unstructured.Unstructured, error) {
-	dec := utilyaml.NewYAMLOrJSONDecoder(r, 4096)
-	var objs []*unstructured.Unstructured
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-			return objs, nil
-		} else if err != nil {
-			return nil, err
-		}
-		if u.GetKind() != "" {
-			objs = append(objs, u)
-		}
-	}
 }
 
 // selectGrants keeps the one ServiceAccount, the bindings naming it and the

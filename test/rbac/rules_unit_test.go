@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wasmext/wasmext/internal/testenv"
+
 	rbacv1 "k8s.io/api/rbac/v1"
 )
 
@@ -103,7 +105,7 @@ metadata: {name: le, namespace: ns}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: le}
 subjects: [{kind: ServiceAccount, name: op, namespace: ns}]
 `
-	objs, err := decodeObjects(strings.NewReader(docs))
+	objs, err := testenv.DecodeObjects(strings.NewReader(docs))
 	if err != nil {
 		t.Fatal(err)
 	}
