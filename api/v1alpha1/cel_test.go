@@ -63,6 +63,7 @@ const (
 	msgGatewayServer     = "match selects no gateway traffic: mode Server is sidecar inbound only"
 	msgGroupKind         = "group must be gateway.networking.k8s.io for kind Gateway and GatewayClass"
 	msgEFDelivery        = "output EnvoyFilter always loads the module from the operator's module server"
+	msgSkipReason        = "dryRun Disabled needs a skipReason"
 )
 
 const (
@@ -116,6 +117,11 @@ var celCases = []celCase{
 	{"interval 9s", "module: {image: registry.example.com/acme/filter:1.0, interval: 9s}", msgInterval},
 	{"interval 500ms", "module: {image: registry.example.com/acme/filter:1.0, interval: 500ms}", msgInterval},
 	{"interval 9999ms", "module: {image: registry.example.com/acme/filter:1.0, interval: 9999ms}", msgInterval},
+	{"dry run disabled without reason", img + "validation: {dryRun: Disabled}", msgSkipReason},
+	{"dry run disabled, empty reason", img + "validation: {dryRun: Disabled, skipReason: ''}", msgSkipReason},
+	{"dry run disabled with reason", img + "validation: {dryRun: Disabled, skipReason: needs a gRPC answer in on_configure}", ""},
+	{"dry run enabled", img + "validation: {dryRun: Enabled}", ""},
+	{"validation defaulted", img + "validation: {}", ""},
 	{"interval 10s", "module: {image: registry.example.com/acme/filter:1.0, interval: 10s}", ""},
 	{"interval 1h30m", "module: {image: registry.example.com/acme/filter:1.0, interval: 1h30m}", ""},
 

@@ -19,8 +19,9 @@ const (
 	// ConditionModuleVerified reports whether the module's signature was
 	// verified (present only when spec.verify is set).
 	ConditionModuleVerified = "ModuleVerified"
-	// ConditionModuleValidated reports whether the bytes are a valid Wasm
-	// module exporting a Proxy-Wasm ABI version.
+	// ConditionModuleValidated reports whether the bytes are a valid
+	// Proxy-Wasm module Envoy can load, and whether it passed the dry run
+	// (see Validation) with this extension's pluginConfig.
 	ConditionModuleValidated = "ModuleValidated"
 	// ConditionRendered reports whether the Istio resource was rendered and
 	// applied to the cluster.
@@ -107,4 +108,32 @@ const (
 	ReasonDeliveryUnavailable = "DeliveryUnavailable"
 	// ReasonOutputUnavailable: the chosen output's CRD is not served by the cluster.
 	ReasonOutputUnavailable = "OutputUnavailable"
+)
+
+// Dry-run reasons (condition ModuleValidated): the module did not pass the
+// operator's Proxy-Wasm sandbox (see Validation). Nothing rendered changes.
+const (
+	// ReasonMissingImport: the module imports a function Envoy's Wasm host
+	// does not provide, so Envoy would refuse to load it.
+	ReasonMissingImport = "MissingImport"
+	// ReasonInvalidABI: a Proxy-Wasm callback or allocator is exported with
+	// the wrong signature (or no allocator is exported).
+	ReasonInvalidABI = "InvalidABI"
+	// ReasonConfigureFailed: proxy_on_vm_start or proxy_on_configure
+	// returned false for this pluginConfig; the module's own log lines say
+	// why.
+	ReasonConfigureFailed = "ConfigureFailed"
+	// ReasonModuleTrapped: the module trapped (crashed); the message names
+	// the function.
+	ReasonModuleTrapped = "ModuleTrapped"
+	// ReasonTimeout: the dry run did not finish within the operator's time
+	// limit (--dry-run-timeout); retried with backoff, since a busy node
+	// can be the cause.
+	ReasonTimeout = "Timeout"
+	// ReasonMemoryLimit: the module needs more memory than the operator's
+	// limit (--dry-run-memory-limit).
+	ReasonMemoryLimit = "MemoryLimit"
+	// ReasonDryRunSkipped: spec.validation disabled the dry run; the module
+	// was only inspected (condition True, with the skipReason).
+	ReasonDryRunSkipped = "DryRunSkipped"
 )

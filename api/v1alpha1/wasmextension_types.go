@@ -62,6 +62,13 @@ type WasmExtensionSpec struct {
 	// +optional
 	Delivery Delivery `json:"delivery,omitempty"`
 
+	// validation says how the module is proven to run before any proxy
+	// loads it. By default the operator dry-runs it in its Proxy-Wasm
+	// sandbox with this extension's pluginConfig, pluginName and type (see
+	// Validation).
+	// +optional
+	Validation *Validation `json:"validation,omitempty"`
+
 	// selector picks the workloads, by pod labels, in the extension's
 	// namespace (mesh-wide when the extension lives in Istio's root
 	// namespace). Omit both selector and targetRefs to select every
@@ -517,6 +524,9 @@ type ModuleStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	URL string `json:"url,omitempty"`
+	// dryRun records the dry run that passed for what is rendered.
+	// +optional
+	DryRun *DryRunStatus `json:"dryRun,omitempty"`
 }
 
 // RenderedObject names an object rendered for an extension.
