@@ -1,7 +1,6 @@
 package render
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 
@@ -131,15 +130,11 @@ func wasmPluginConfig(ext *v1alpha1.WasmExtension, name string, opts EnvoyFilter
 // or TrafficExtension without pluginConfig or with {} (see
 // pluginConfigObject).
 func configurationAny(spec *v1alpha1.WasmExtensionSpec) (*anypb.Any, error) {
-	obj, err := pluginConfigObject(spec.PluginConfig)
-	if err != nil || obj == nil {
+	b, err := PluginConfiguration(spec, v1alpha1.OutputEnvoyFilter)
+	if err != nil || b == nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, spec.PluginConfig.Raw); err != nil {
-		return nil, fmt.Errorf("%w: pluginConfig: %v", ErrInvalidSpec, err)
-	}
-	a, err := anypb.New(wrapperspb.String(buf.String()))
+	a, err := anypb.New(wrapperspb.String(string(b)))
 	if err != nil {
 		return nil, fmt.Errorf("render: pluginConfig: %w", err)
 	}
