@@ -80,6 +80,90 @@ var (
 	DuplicateImports []byte
 )
 
+// Fixtures for the dry run (see testdata/README.md). Each doc comment says
+// what the module does and what a dry run with an empty plugin configuration
+// must conclude; all are HTTP filters unless said otherwise.
+var (
+	// TinyGoStart is a Proxy-Wasm (ABI 0.2.1) module started like TinyGo's:
+	// _start (no _initialize) sets a flag and calls
+	// wasi_snapshot_preview1.proc_exit(0). It exports both malloc and
+	// proxy_on_memory_allocate. proxy_on_configure fails, logging
+	// "tinygo_start: _start did not run before proxy_on_configure" at error
+	// level, unless _start ran.
+	//
+	// Dry run: passes; entry point "_start" (proc_exit(0) is no failure);
+	// allocator "proxy_on_memory_allocate" (preferred over malloc).
+	//
+	//go:embed testdata/tinygo_start.wasm
+	TinyGoStart []byte
+
+	// StartSection is a Proxy-Wasm (ABI 0.2.1) module initialised like an
+	// AssemblyScript one: by a start section, with neither _start nor
+	// _initialize. proxy_on_configure fails, logging "start_section: the
+	// start function did not run", unless the start function ran.
+	//
+	// Dry run: passes; entry point "start section"; allocator
+	// "proxy_on_memory_allocate".
+	//
+	//go:embed testdata/start_section.wasm
+	StartSection []byte
+
+	// MallocOnly is a Proxy-Wasm (ABI 0.2.1) module whose only allocator is
+	// malloc (no proxy_on_memory_allocate), started with _initialize.
+	// proxy_on_configure reads the property plugin_name, which the host
+	// copies into memory from malloc, and logs
+	// "malloc_only: plugin_name=<name>".
+	//
+	// Dry run: passes; entry point "_initialize"; allocator "malloc"; the
+	// log has the plugin name.
+	//
+	//go:embed testdata/malloc_only.wasm
+	MallocOnly []byte
+
+	// WASIUnstable is a Proxy-Wasm (ABI 0.2.0) module shaped like 2020-era
+	// SDK output: it imports fd_write, fd_close, fd_seek, environ_sizes_get,
+	// environ_get, args_sizes_get, args_get and proc_exit from wasi_unstable
+	// (not wasi_snapshot_preview1), exports _start and malloc. _start calls
+	// the environ and args functions and writes "wasi_unstable: started" to
+	// stdout; proxy_on_configure fails, logging why, if _start did not run
+	// or one of those calls returned an errno.
+	//
+	// Dry run: passes (no missing import); entry point "_start"; allocator
+	// "malloc".
+	//
+	//go:embed testdata/wasi_unstable.wasm
+	WASIUnstable []byte
+
+	// NetworkFilter is a Proxy-Wasm (ABI 0.2.1) NETWORK filter: it exports
+	// proxy_on_new_connection, proxy_on_downstream_data,
+	// proxy_on_downstream_connection_close and the upstream callbacks, and no
+	// HTTP callback. Each callback logs "network_filter: new connection",
+	// "network_filter: downstream data", "network_filter: downstream
+	// connection closed" and so on.
+	//
+	// Dry run with Type "NETWORK": passes; entry point "_initialize";
+	// allocator "proxy_on_memory_allocate"; those three lines are logged.
+	//
+	//go:embed testdata/network_filter.wasm
+	NetworkFilter []byte
+
+	// ABIv010 is a Proxy-Wasm ABI 0.1.0 module: marker
+	// proxy_abi_version_0_1_0, _start, malloc, the plugin configuration read
+	// with proxy_get_configuration, and the 0.1.0 signatures
+	// proxy_on_request_headers(context_id, num_headers) and
+	// proxy_on_response_headers(context_id, num_headers).
+	// proxy_on_configure accepts an empty configuration or one starting with
+	// "{"; for any other it logs "abi_v0_1_0: the plugin configuration is
+	// not a JSON object" at error level and returns 0.
+	//
+	// Dry run: passes with an empty configuration (those signatures are
+	// right for ABI 0.1.0); entry point "_start"; allocator "malloc". With
+	// the configuration "x": ConfigureFailed with that line.
+	//
+	//go:embed testdata/abi_v0_1_0.wasm
+	ABIv010 []byte
+)
+
 // Invalid starts with a valid Wasm header followed by garbage.
 var Invalid = []byte("\x00asm\x01\x00\x00\x00\xff garbage")
 

@@ -2,6 +2,8 @@ package wasmtest
 
 import (
 	"bytes"
+	"context"
+	"slices"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/wasmext/wasmext/internal/testenv/ci"
+	"github.com/wasmext/wasmext/internal/wasm"
 )
 
 // TestFixturesUpToDate reassembles every testdata/*.wat and compares the
@@ -22,8 +25,8 @@ func TestFixturesUpToDate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sources) != 10 {
-		t.Fatalf("found %d .wat files, want 10: %v", len(sources), sources)
+	if len(sources) != 16 {
+		t.Fatalf("found %d .wat files, want 16: %v", len(sources), sources)
 	}
 	for _, src := range sources {
 		args := []string{src, "-o", filepath.Join(t.TempDir(), "out.wasm")}
@@ -55,5 +58,62 @@ func TestVariantLeavesProxyWasmAlone(t *testing.T) {
 	}
 	if !bytes.HasPrefix(v, ProxyWasm) || !bytes.HasSuffix(v, []byte(VariantSection+"7")) {
 		t.Fatalf("Variant(7) = %x", v[len(ProxyWasm):])
+	}
+}
+
+// TestDryRunFixturesInspect checks that every dry-run fixture is valid
+// Proxy-Wasm with the ABI, imports and exports its doc comment promises.
+func TestDryRunFixturesInspect(t *testing.T) {
+	tests := []struct {
+		name    string
+		module  []byte
+		abi     string
+		imports []string // a subset of the imports
+		exports []string // a subset of the exports
+		absent  []string // exports it must not have
+	}{
+		{"TinyGoStart", TinyGoStart, "proxy_abi_version_0_2_1",
+			[]string{"wasi_snapshot_preview1.proc_exit"},
+			[]string{"_start", "malloc", "proxy_on_memory_allocate"}, []string{"_initialize"}},
+		{"StartSection", StartSection, "proxy_abi_version_0_2_1", nil,
+			[]string{"proxy_on_memory_allocate", "proxy_on_configure"}, []string{"_start", "_initialize", "malloc"}},
+		{"MallocOnly", MallocOnly, "proxy_abi_version_0_2_1", []string{"env.proxy_get_property"},
+			[]string{"_initialize", "malloc"}, []string{"proxy_on_memory_allocate", "_start"}},
+		{"WASIUnstable", WASIUnstable, "proxy_abi_version_0_2_0",
+			[]string{"wasi_unstable.args_get", "wasi_unstable.args_sizes_get", "wasi_unstable.environ_get",
+				"wasi_unstable.environ_sizes_get", "wasi_unstable.fd_close", "wasi_unstable.fd_seek",
+				"wasi_unstable.fd_write", "wasi_unstable.proc_exit"},
+			[]string{"_start", "malloc"}, []string{"_initialize", "proxy_on_memory_allocate"}},
+		{"NetworkFilter", NetworkFilter, "proxy_abi_version_0_2_1", nil,
+			[]string{"proxy_on_new_connection", "proxy_on_downstream_data", "proxy_on_downstream_connection_close"},
+			[]string{"proxy_on_request_headers"}},
+		{"ABIv010", ABIv010, "proxy_abi_version_0_1_0", []string{"env.proxy_get_configuration"},
+			[]string{"_start", "malloc", "proxy_on_request_headers"}, []string{"proxy_on_memory_allocate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := wasm.Inspect(context.Background(), tt.module)
+			if err != nil {
+				t.Fatalf("Inspect: %v", err)
+			}
+			if f.ABI != tt.abi {
+				t.Errorf("ABI = %q, want %q", f.ABI, tt.abi)
+			}
+			for _, name := range tt.imports {
+				if !slices.Contains(f.Imports, name) {
+					t.Errorf("imports %v, want %s among them", f.Imports, name)
+				}
+			}
+			for _, name := range tt.exports {
+				if !slices.Contains(f.Exports, name) {
+					t.Errorf("exports %v, want %s among them", f.Exports, name)
+				}
+			}
+			for _, name := range tt.absent {
+				if slices.Contains(f.Exports, name) {
+					t.Errorf("exports %s, want it absent", name)
+				}
+			}
+		})
 	}
 }
