@@ -162,6 +162,24 @@ var (
 	//
 	//go:embed testdata/abi_v0_1_0.wasm
 	ABIv010 []byte
+
+	// GoWASIP1 is a Proxy-Wasm (ABI 0.2.1) HTTP filter built by the
+	// standard Go toolchain (GOOS=wasip1, -buildmode=c-shared,
+	// //go:wasmexport; source in testdata/go/), about 3.3 MB: a reactor
+	// started with _initialize, allocator proxy_on_memory_allocate, imports
+	// the wasi_snapshot_preview1 functions Go's runtime needs (fd_write
+	// twice, poll_oneoff, sched_yield, fd_fdstat_set_flags ...). Its plugin
+	// configuration is empty or JSON {"header": "x-name", "value": "v"};
+	// for anything else proxy_on_configure logs "gowasip1: invalid plugin
+	// configuration: <why>" at error level and returns 0.
+	// proxy_on_request_headers adds the configured header.
+	//
+	// Dry run: passes with an empty or valid configuration; entry point
+	// "_initialize"; allocator "proxy_on_memory_allocate". With
+	// {"unknown": 1} or invalid JSON: ConfigureFailed with that line.
+	//
+	//go:embed testdata/go_wasip1.wasm
+	GoWASIP1 []byte
 )
 
 // Invalid starts with a valid Wasm header followed by garbage.

@@ -89,6 +89,10 @@ func TestDryRunFixturesInspect(t *testing.T) {
 			[]string{"proxy_on_request_headers"}},
 		{"ABIv010", ABIv010, "proxy_abi_version_0_1_0", []string{"env.proxy_get_configuration"},
 			[]string{"_start", "malloc", "proxy_on_request_headers"}, []string{"proxy_on_memory_allocate"}},
+		{"GoWASIP1", GoWASIP1, "proxy_abi_version_0_2_1",
+			[]string{"env.proxy_log", "env.proxy_get_buffer_bytes", "wasi_snapshot_preview1.poll_oneoff"},
+			[]string{"_initialize", "proxy_on_memory_allocate", "proxy_on_configure", "proxy_on_request_headers"},
+			[]string{"_start", "malloc"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
