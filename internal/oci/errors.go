@@ -25,10 +25,11 @@ var (
 	// manifest or blob.
 	ErrNotFound = errors.New("not found")
 	// ErrUnsupportedFormat: the manifest is none of the supported Wasm
-	// packagings, or the image layer holds no readable plugin.wasm.
+	// packagings (an image index without a Wasm platform included), or the
+	// image layer holds no single, regular, readable plugin.wasm.
 	ErrUnsupportedFormat = errors.New("unsupported format")
 	// ErrTooLarge: a module, manifest, layer or decompressed stream is over
-	// its cap.
+	// its cap, or a layer has more entries than maxTarEntries.
 	ErrTooLarge = errors.New("too large")
 	// ErrDigestMismatch: content does not match its descriptor digest.
 	ErrDigestMismatch = errors.New("digest mismatch")
@@ -68,8 +69,9 @@ func sentinelFor(err error) error {
 		}
 	}
 	// oras-go has no sentinel for a blob whose Content-Length differs from
-	// its descriptor's size; retrying cannot fix the manifest.
-	if strings.Contains(err.Error(), "mismatch Content-Length") {
+	// its descriptor's size, nor for an answer whose Docker-Content-Digest
+	// names other content than was asked for; retrying cannot fix either.
+	if msg := err.Error(); strings.Contains(msg, "mismatch Content-Length") || strings.Contains(msg, "digest mismatch in Docker-Content-Digest") {
 		return ErrDigestMismatch
 	}
 	for _, m := range []struct{ from, to error }{

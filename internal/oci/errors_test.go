@@ -33,6 +33,7 @@ func TestClassify(t *testing.T) {
 		{"trailing data", content.ErrTrailingData, ErrDigestMismatch},
 		{"own sentinel", fmt.Errorf("%w: x", ErrTooLarge), ErrTooLarge},
 		{"content length lies", errors.New(`GET "http://x/v2/a/blobs/sha256:1": mismatch Content-Length`), ErrDigestMismatch},
+		{"content digest lies", errors.New(`GET "http://x/v2/a/manifests/sha256:1": invalid response; digest mismatch in Docker-Content-Digest: received "sha256:2" when expecting "sha256:1"`), ErrDigestMismatch},
 		{"unexpected EOF", io.ErrUnexpectedEOF, nil},
 		{"deadline", context.DeadlineExceeded, nil},
 		{"scheme mismatch", http.ErrSchemeMismatch, nil},

@@ -16,8 +16,10 @@ import (
 
 // Fetch reads the manifest d of req.Image's repository (verifying its
 // digest), picks the format, and reads only the blob that holds the module,
-// capped and verified against its digest. A tag in req.Image is ignored: d
-// says what to read. When d is empty the digest of req.Image is used.
+// capped and verified against its digest. When d is an image index, the
+// manifest of its Wasm platform (see wasmPlatforms) is read instead. A tag
+// in req.Image is ignored: d says what to read. When d is empty the digest
+// of req.Image is used.
 func (f *Fetcher) Fetch(ctx context.Context, req Request, d digest.Digest) (*Module, error) {
 	ref, err := ParseReference(req.Image)
 	if err != nil {
@@ -30,19 +32,19 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request, d digest.Digest) (*Mod
 		return nil, fmt.Errorf("%w: fetch %s: manifest digest %q: %v", ErrInvalidReference, ref.RepositoryURL(), d, err)
 	}
 	repo := f.repository(ref, req)
-	what := fmt.Sprintf("manifest %s of %s", d, ref.RepositoryURL())
-	mt, raw, err := readManifest(ctx, repo, d)
+	m, err := readImageManifest(ctx, repo, ref.RepositoryURL(), d)
 	if err != nil {
-		return nil, classify(err, "read "+what)
+		return nil, err
 	}
-	sel, err := selectFormat(mt, raw)
+	sel, err := selectFormat(m.mediaType, m.raw)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", what, err)
+		return nil, fmt.Errorf("%s: %w", m.what, err)
 	}
 	wasm, layout, err := f.readModule(ctx, repo, sel)
 	if err != nil {
-		return nil, classify(err, fmt.Sprintf("read %s layer %s of %s", sel.Format, sel.Layer.Digest, what))
+		return nil, classify(err, fmt.Sprintf("read %s layer %s of %s", sel.Format, sel.Layer.Digest, m.what))
 	}
+	layout.IndexPlatform, layout.PlatformManifest = m.platform.Platform, m.platform.Manifest.Digest
 	sum := sha256.Sum256(wasm)
 	return &Module{
 		Repository: ref.RepositoryURL(),
@@ -53,6 +55,38 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request, d digest.Digest) (*Mod
 		Format:     sel.Format,
 		Layout:     layout,
 	}, nil
+}
+
+// imageManifest is the manifest that says which blob holds the module.
+type imageManifest struct {
+	mediaType string
+	raw       []byte
+	platform  platformChoice // set when it was picked from an index
+	what      string         // what it is, for messages
+}
+
+// readImageManifest reads manifest d of repository repoURL and, when it is
+// an image index, the manifest of its Wasm platform.
+func readImageManifest(ctx context.Context, repo *remote.Repository, repoURL string, d digest.Digest) (imageManifest, error) {
+	m := imageManifest{what: fmt.Sprintf("manifest %s of %s", d, repoURL)}
+	mt, raw, err := readManifest(ctx, repo, d)
+	if err != nil {
+		return m, classify(err, "read "+m.what)
+	}
+	choice, indexed, err := selectPlatform(mt, raw)
+	if err != nil {
+		return m, fmt.Errorf("%s: %w", m.what, err)
+	}
+	if !indexed {
+		m.mediaType, m.raw = mt, raw
+		return m, nil
+	}
+	m.platform = choice
+	m.what = fmt.Sprintf("%s manifest %s of index %s of %s", choice.Platform, choice.Manifest.Digest, d, repoURL)
+	if m.mediaType, m.raw, err = readManifest(ctx, repo, choice.Manifest.Digest); err != nil {
+		return m, classify(err, "read "+m.what)
+	}
+	return m, nil
 }
 
 // readManifest GETs manifest d and returns its media type and bytes,

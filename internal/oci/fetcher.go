@@ -122,6 +122,13 @@ type Layout struct {
 	// ShadowingEntry: for image formats, an entry before plugin.wasm whose
 	// base name is plugin.wasm too (e.g. lib/plugin.wasm); empty if none.
 	ShadowingEntry string
+	// IndexPlatform: the manifest digest fetched is an image index, and the
+	// module was read from its manifest for this platform (e.g.
+	// "wasip1/wasm"); empty when it was no index. istio-agent resolves an
+	// index to its linux/amd64 entry, so it cannot pull such an artifact.
+	IndexPlatform string
+	// PlatformManifest is the digest of that platform's manifest.
+	PlatformManifest digest.Digest
 }
 
 // repository builds an oras-go repository for ref that authenticates with

@@ -101,6 +101,16 @@ func artifact(configType string, conf []byte, layerType string, wasm []byte) Man
 // PushManifest pushes m's blobs and then m under repoTag, and returns the
 // manifest digest.
 func PushManifest(ctx context.Context, host, repoTag string, m Manifest, opts ...PushOption) (digest.Digest, error) {
+	mediaType, raw, err := pushBlobs(ctx, host, repoTag, m, opts)
+	if err != nil {
+		return "", err
+	}
+	return PushRaw(ctx, host, repoTag, mediaType, raw, opts...)
+}
+
+// pushBlobs pushes m's config and layers and returns m's media type and
+// manifest JSON.
+func pushBlobs(ctx context.Context, host, repoTag string, m Manifest, opts []PushOption) (string, []byte, error) {
 	if m.MediaType == "" {
 		m.MediaType = ocispec.MediaTypeImageManifest
 		if m.Config.MediaType == "" {
@@ -111,7 +121,7 @@ func PushManifest(ctx context.Context, host, repoTag string, m Manifest, opts ..
 	for i, b := range append([]Blob{m.Config}, m.Layers...) {
 		desc, err := PushBlob(ctx, host, repoTag, b, opts...)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if i == 0 {
 			doc.Config = desc
@@ -120,10 +130,44 @@ func PushManifest(ctx context.Context, host, repoTag string, m Manifest, opts ..
 		}
 	}
 	raw, err := json.Marshal(doc)
-	if err != nil {
-		return "", err
+	return m.MediaType, raw, err
+}
+
+// IndexEntry is one manifest of an image index.
+type IndexEntry struct {
+	Platform *ocispec.Platform // nil: the entry has no platform
+	Manifest Manifest
+}
+
+// PushIndex pushes each entry's manifest by digest, then an image index of
+// them (media type mediaType: OCI index or Docker manifest list) under
+// repoTag. It returns the index digest and the entries' manifest digests.
+func PushIndex(ctx context.Context, host, repoTag, mediaType string, entries []IndexEntry, opts ...PushOption) (digest.Digest, []digest.Digest, error) {
+	index := struct {
+		SchemaVersion int                  `json:"schemaVersion"`
+		MediaType     string               `json:"mediaType"`
+		Manifests     []ocispec.Descriptor `json:"manifests"`
+	}{SchemaVersion: 2, MediaType: mediaType, Manifests: []ocispec.Descriptor{}}
+	var digests []digest.Digest
+	for _, e := range entries {
+		mt, raw, err := pushBlobs(ctx, host, repoTag, e.Manifest, opts)
+		if err != nil {
+			return "", nil, err
+		}
+		desc := ocispec.Descriptor{MediaType: mt, Digest: digest.FromBytes(raw), Size: int64(len(raw)), Platform: e.Platform}
+		repo, _ := repository(host, repoTag, opts)
+		if err := repo.Manifests().Push(ctx, desc, bytes.NewReader(raw)); err != nil {
+			return "", nil, fmt.Errorf("ocitest: push manifest %s to %s: %w", desc.Digest, repoTag, err)
+		}
+		index.Manifests = append(index.Manifests, desc)
+		digests = append(digests, desc.Digest)
 	}
-	return PushRaw(ctx, host, repoTag, m.MediaType, raw, opts...)
+	raw, err := json.Marshal(index)
+	if err != nil {
+		return "", nil, err
+	}
+	d, err := PushRaw(ctx, host, repoTag, mediaType, raw, opts...)
+	return d, digests, err
 }
 
 // PushBlob pushes one blob to repoTag's repository and returns its descriptor.

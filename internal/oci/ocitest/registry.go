@@ -3,7 +3,7 @@
 //
 // It owns: the test registry (go-containerregistry's, over plain HTTP on
 // 127.0.0.1), request counting, optional basic auth, fault injection
-// (corrupted responses) and the push helpers. It must not be imported by
+// (corrupted and lying responses) and the push helpers. It must not be imported by
 // production code and must not listen anywhere but loopback.
 package ocitest
 
@@ -36,6 +36,19 @@ type Registry struct {
 	user    string
 	pass    string
 	corrupt map[digest.Digest]bool
+	lies    map[digest.Digest]Override
+}
+
+// Override changes how the registry answers GETs of one blob or manifest.
+type Override struct {
+	// Header values replace the registry's own (e.g. a Docker-Content-Digest
+	// naming other content).
+	Header http.Header
+	// Body, when set, replaces the content: the answer is 200 with the
+	// bytes Body returns, streamed without a Content-Length (chunked),
+	// whatever the registry holds or the descriptor says. It is called once
+	// per GET.
+	Body func() io.Reader
 }
 
 // Counts of requests the registry served, 401s included.
@@ -66,6 +79,7 @@ func StartRegistry() (*Registry, error) {
 		),
 		perRepo: map[string]*Counts{},
 		corrupt: map[digest.Digest]bool{},
+		lies:    map[digest.Digest]Override{},
 	}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	r.Host = strings.TrimPrefix(r.srv.URL, "http://")
@@ -98,6 +112,13 @@ func (r *Registry) Corrupt(d digest.Digest) {
 	r.corrupt[d] = true
 }
 
+// Override makes GETs of the blob or manifest d answer as o says.
+func (r *Registry) Override(d digest.Digest, o Override) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lies[d] = o
+}
+
 // Counts returns the counts over all repositories.
 func (r *Registry) Counts() Counts {
 	r.mu.Lock()
@@ -128,7 +149,10 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.count(repo, kind, req.Method)
 	user, pass := r.user, r.pass
-	corrupt := req.Method == http.MethodGet && (kind == "manifests" || kind == "blobs") && r.corrupt[digest.Digest(ref)]
+	content := req.Method == http.MethodGet && (kind == "manifests" || kind == "blobs")
+	corrupt := content && r.corrupt[digest.Digest(ref)]
+	lie, lies := r.lies[digest.Digest(ref)]
+	lies = lies && content
 	r.mu.Unlock()
 
 	if user != "" {
@@ -140,21 +164,47 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	if !corrupt {
+	switch {
+	case lies && lie.Body != nil:
+		stream(w, ref, lie)
+	case corrupt || lies:
+		r.rewrite(w, req, corrupt, lie.Header)
+	default:
 		r.reg.ServeHTTP(w, req)
-		return
 	}
+}
+
+// rewrite serves req through the registry, flips the last byte of the body
+// when corrupt, and sets header's values over the registry's own.
+func (r *Registry) rewrite(w http.ResponseWriter, req *http.Request, corrupt bool, header http.Header) {
 	rec := httptest.NewRecorder()
 	r.reg.ServeHTTP(rec, req)
 	body := rec.Body.Bytes()
-	if n := len(body); n > 0 {
+	if n := len(body); n > 0 && corrupt {
 		body[n-1] ^= 0xff
 	}
 	for k, v := range rec.Header() {
 		w.Header()[k] = v
 	}
+	for k, v := range header {
+		w.Header()[k] = v
+	}
 	w.WriteHeader(rec.Code)
 	_, _ = io.Copy(w, bytes.NewReader(body))
+}
+
+// stream answers 200 with o.Body's bytes, chunked, as content ref.
+func stream(w http.ResponseWriter, ref string, o Override) {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Docker-Content-Digest", ref)
+	for k, v := range o.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush() // headers out now: no Content-Length, the body is chunked
+	}
+	_, _ = io.Copy(w, o.Body()) // fails once the client hangs up
 }
 
 // count records one request; r.mu must be held.
