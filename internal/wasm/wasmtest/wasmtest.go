@@ -180,7 +180,34 @@ var (
 	//
 	//go:embed testdata/go_wasip1.wasm
 	GoWASIP1 []byte
+
+	// AssemblyScript is a Proxy-Wasm HTTP filter built with a real SDK:
+	// AssemblyScript 0.14.13 and @solo-io/proxy-runtime 0.1.8 (source in
+	// testdata/assemblyscript/), about 19 KB. The SDK declares ABI 0.2.0,
+	// initialises in a start section (no _start, no _initialize), allocates
+	// with malloc, imports wasi_unstable.proc_exit (its abort handler logs at
+	// critical level and calls proc_exit(255)) and exports callbacks outside
+	// the spec (proxy_validate_configuration, proxy_on_request_metadata,
+	// proxy_on_grpc_trailing_metadata). Its root context is registered under
+	// the root id "asplugin": with another plugin_root_id (Istio's
+	// pluginName) the SDK aborts in proxy_on_context_create ("Missing root
+	// context factory for root id: ..."). Its plugin configuration is empty
+	// or JSON {"header": "x-name", "value": "v"}; for anything else
+	// proxy_on_configure logs "asplugin: invalid plugin configuration: <why>"
+	// at error level and returns 0.
+	//
+	// Dry run with PluginName "asplugin": passes with an empty or valid
+	// configuration; entry point "start section"; allocator "malloc". With
+	// {"unknown": "x"}: ConfigureFailed with that line. With another
+	// PluginName: ModuleTrapped (proc_exit(255)) with the SDK's line.
+	//
+	//go:embed testdata/assemblyscript.wasm
+	AssemblyScript []byte
 )
+
+// AssemblyScriptRootID is the root id AssemblyScript registers its root
+// context under: the PluginName its dry run needs.
+const AssemblyScriptRootID = "asplugin"
 
 // Invalid starts with a valid Wasm header followed by garbage.
 var Invalid = []byte("\x00asm\x01\x00\x00\x00\xff garbage")

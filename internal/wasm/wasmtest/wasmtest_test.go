@@ -93,6 +93,10 @@ func TestDryRunFixturesInspect(t *testing.T) {
 			[]string{"env.proxy_log", "env.proxy_get_buffer_bytes", "wasi_snapshot_preview1.poll_oneoff"},
 			[]string{"_initialize", "proxy_on_memory_allocate", "proxy_on_configure", "proxy_on_request_headers"},
 			[]string{"_start", "malloc"}},
+		{"AssemblyScript", AssemblyScript, "proxy_abi_version_0_2_0",
+			[]string{"env.proxy_get_property", "wasi_unstable.proc_exit"},
+			[]string{"malloc", "proxy_on_configure", "proxy_on_request_headers"},
+			[]string{"_start", "_initialize", "proxy_on_memory_allocate"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
