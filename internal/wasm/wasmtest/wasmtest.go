@@ -97,7 +97,7 @@ var (
 	//go:embed testdata/tinygo_start.wasm
 	TinyGoStart []byte
 
-	// StartSection is a Proxy-Wasm (ABI 0.2.1) module initialised like an
+	// StartSection is a Proxy-Wasm (ABI 0.2.1) module initialized like an
 	// AssemblyScript one: by a start section, with neither _start nor
 	// _initialize. proxy_on_configure fails, logging "start_section: the
 	// start function did not run", unless the start function ran.
@@ -184,7 +184,7 @@ var (
 	// AssemblyScript is a Proxy-Wasm HTTP filter built with a real SDK:
 	// AssemblyScript 0.14.13 and @solo-io/proxy-runtime 0.1.8 (source in
 	// testdata/assemblyscript/), about 19 KB. The SDK declares ABI 0.2.0,
-	// initialises in a start section (no _start, no _initialize), allocates
+	// initializes in a start section (no _start, no _initialize), allocates
 	// with malloc, imports wasi_unstable.proc_exit (its abort handler logs at
 	// critical level and calls proc_exit(255)) and exports callbacks outside
 	// the spec (proxy_validate_configuration, proxy_on_request_metadata,

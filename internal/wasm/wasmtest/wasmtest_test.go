@@ -3,10 +3,10 @@ package wasmtest
 import (
 	"bytes"
 	"context"
-	"slices"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 

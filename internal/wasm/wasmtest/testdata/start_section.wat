@@ -1,4 +1,4 @@
-;; start_section.wat: a Proxy-Wasm (ABI 0.2.1) HTTP filter initialised the way
+;; start_section.wat: a Proxy-Wasm (ABI 0.2.1) HTTP filter initialized the way
 ;; AssemblyScript modules are: by a start section, which runs while the module
 ;; is instantiated. It exports neither _start nor _initialize.
 ;;

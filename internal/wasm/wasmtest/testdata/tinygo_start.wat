@@ -1,6 +1,6 @@
 ;; tinygo_start.wat: a Proxy-Wasm (ABI 0.2.1) HTTP filter started the way
 ;; TinyGo's wasip1 modules are: it exports _start (no _initialize), and _start
-;; runs the module's initialisation and then calls
+;; runs the module's initialization and then calls
 ;; wasi_snapshot_preview1.proc_exit(0), which a reactor uses to say "started".
 ;; Like TinyGo it exports both malloc and proxy_on_memory_allocate (the host
 ;; must prefer proxy_on_memory_allocate).
