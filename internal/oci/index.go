@@ -44,6 +44,9 @@ func selectPlatform(contentType string, raw []byte) (c platformChoice, indexed b
 		return c, false, nil
 	}
 	var entries []ocispec.Descriptor
+	if len(idx.Manifests) == 0 {
+		idx.Manifests = []byte("[]") // an index type without a manifests field
+	}
 	if err := json.Unmarshal(idx.Manifests, &entries); err != nil {
 		return c, true, fmt.Errorf("%w: image index (%s) manifests are not a list of descriptors: %v", ErrUnsupportedFormat, orNone(mt), err)
 	}

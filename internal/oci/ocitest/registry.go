@@ -49,6 +49,10 @@ type Override struct {
 	// whatever the registry holds or the descriptor says. It is called once
 	// per GET.
 	Body func() io.Reader
+	// Status, when set, is the answer instead: that status code with an OCI
+	// error body (e.g. 404 for a manifest an index names but the registry
+	// lost).
+	Status int
 }
 
 // Counts of requests the registry served, 401s included.
@@ -165,6 +169,10 @@ func (r *Registry) serve(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	switch {
+	case lies && lie.Status != 0:
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(lie.Status)
+		_, _ = fmt.Fprintf(w, `{"errors":[{"code":"UNKNOWN","message":"ocitest: status %d for %s"}]}`, lie.Status, ref)
 	case lies && lie.Body != nil:
 		stream(w, ref, lie)
 	case corrupt || lies:
