@@ -1,0 +1,206 @@
+package sandbox
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"golang.org/x/sync/singleflight"
+	"k8s.io/utils/lru"
+)
+
+// Sandbox dry-runs Proxy-Wasm modules. It is safe for concurrent use.
+type Sandbox struct {
+	cfg      Config
+	rt       wazero.Runtime
+	hostSigs map[string]signature
+	sem      chan struct{}
+	runs     singleflight.Group
+	results  *lru.Cache // Key(in) -> result
+
+	mu        sync.Mutex // guards compiled entries' refs and closed
+	compileMu sync.Mutex // one compilation at a time, so a digest compiles once
+	compiled  *lru.Cache // sha256 -> *compiledModule
+	closed    bool
+}
+
+// compiledModule is a cached compiled module; it is closed once evicted
+// and no run uses it.
+type compiledModule struct {
+	cm      wazero.CompiledModule
+	refs    int
+	evicted bool
+}
+
+// result is a remembered dry run.
+type result struct {
+	rep Report
+	err error
+}
+
+// New returns a Sandbox with its own wazero runtime (interpreter, or
+// compiler when cfg.Compiler), shared by all its runs.
+func New(cfg Config) *Sandbox {
+	cfg = cfg.withDefaults()
+	ctx := context.Background()
+	rc := wazero.NewRuntimeConfigInterpreter()
+	if cfg.Compiler {
+		rc = wazero.NewRuntimeConfigCompiler()
+	}
+	rc = rc.WithCloseOnContextDone(true).
+		WithMemoryLimitPages(cfg.MemoryLimitPages).
+		WithDebugInfoEnabled(false)
+	rt := wazero.NewRuntimeWithConfig(ctx, rc)
+	if err := instantiateWASI(ctx, rt); err != nil {
+		panic(fmt.Sprintf("sandbox: building the WASI host: %v", err))
+	}
+	if err := instantiateEnv(ctx, rt); err != nil {
+		panic(fmt.Sprintf("sandbox: building the Proxy-Wasm host: %v", err))
+	}
+	s := &Sandbox{
+		cfg:      cfg,
+		rt:       rt,
+		hostSigs: hostSignatures(rt),
+		sem:      make(chan struct{}, cfg.MaxConcurrent),
+		results:  lru.New(cfg.ResultCacheSize),
+	}
+	s.compiled = lru.NewWithEvictionFunc(cfg.CompiledCacheSize, func(_ lru.Key, v any) {
+		c := v.(*compiledModule)
+		c.evicted = true
+		if c.refs == 0 {
+			_ = c.cm.Close(context.Background())
+		}
+	})
+	return s
+}
+
+// Close releases the runtime and every compiled module. Runs under way fail;
+// later runs return ErrTimeout.
+func (s *Sandbox) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	return s.rt.Close(ctx)
+}
+
+// Run dry-runs in.Wasm once per Key(in); a repeated key returns the
+// remembered Report and error (Report.Cached true). Concurrent calls with
+// one key share one run. A run the caller gave up on (ctx done) is not
+// remembered.
+func (s *Sandbox) Run(ctx context.Context, in Input) (Report, error) {
+	key := Key(in)
+	if v, found := s.results.Get(key); found {
+		res := v.(result)
+		rep := res.rep
+		rep.Logs, rep.Imports, rep.Cached = slices.Clone(rep.Logs), slices.Clone(rep.Imports), true
+		return rep, res.err
+	}
+	v, _, _ := s.runs.Do(key, func() (any, error) {
+		res := s.run(ctx, in)
+		if ctx.Err() == nil && !s.isClosed() {
+			s.results.Add(key, res)
+		}
+		return res, nil
+	})
+	res := v.(result)
+	rep := res.rep
+	rep.Logs, rep.Imports = slices.Clone(rep.Logs), slices.Clone(rep.Imports)
+	return rep, res.err
+}
+
+func (s *Sandbox) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// run does one dry run under the concurrency limit.
+func (s *Sandbox) run(ctx context.Context, in Input) (res result) {
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	case <-ctx.Done():
+		return result{err: fmt.Errorf("%w: waiting for a free slot: the caller gave up: %w", ErrTimeout, ctx.Err())}
+	}
+	if s.isClosed() {
+		return result{err: fmt.Errorf("%w: the sandbox is closed", ErrTimeout)}
+	}
+	c, compileTime, err := s.acquire(ctx, wasmSHA256(in), in.Wasm)
+	res.rep.Compile = compileTime
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer s.release(c)
+	res.err = s.dryRun(ctx, c.cm, in, &res.rep)
+	return res
+}
+
+// acquire returns the compiled module for a digest, compiling it at most
+// once; the caller must release it.
+func (s *Sandbox) acquire(ctx context.Context, sha string, wasm []byte) (*compiledModule, time.Duration, error) {
+	if c := s.lookup(sha); c != nil {
+		return c, 0, nil
+	}
+	s.compileMu.Lock()
+	defer s.compileMu.Unlock()
+	if c := s.lookup(sha); c != nil {
+		return c, 0, nil
+	}
+	start := time.Now()
+	cm, err := compile(ctx, s.rt, wasm)
+	took := time.Since(start)
+	if err != nil {
+		return nil, took, err
+	}
+	c := &compiledModule{cm: cm, refs: 1}
+	s.mu.Lock()
+	s.compiled.Add(sha, c)
+	s.mu.Unlock()
+	return c, took, nil
+}
+
+// lookup returns a cached compiled module with one more reference, or nil.
+func (s *Sandbox) lookup(sha string) *compiledModule {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, found := s.compiled.Get(sha); found {
+		c := v.(*compiledModule)
+		c.refs++
+		return c
+	}
+	return nil
+}
+
+// release drops a reference, closing an evicted module nobody uses.
+func (s *Sandbox) release(c *compiledModule) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.refs--
+	if c.evicted && c.refs == 0 {
+		_ = c.cm.Close(context.Background())
+	}
+}
+
+// compile compiles the bytes, turning a memory declaration over the page
+// limit into ErrMemoryLimit and any other refusal (or a decoder panic) into
+// ErrInvalidModule.
+func compile(ctx context.Context, rt wazero.Runtime, wasm []byte) (cm wazero.CompiledModule, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			cm, err = nil, fmt.Errorf("%w: wazero panicked while compiling: %v", ErrInvalidModule, r)
+		}
+	}()
+	cm, err = rt.CompileModule(ctx, wasm)
+	switch {
+	case err == nil:
+		return cm, nil
+	case strings.Contains(err.Error(), "over limit of"):
+		return nil, fmt.Errorf("%w: %w", ErrMemoryLimit, err)
+	}
+	return nil, fmt.Errorf("%w: %w", ErrInvalidModule, err)
+}
