@@ -3,6 +3,7 @@ package sandbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -37,16 +38,20 @@ func logged(logs []sandbox.LogLine, sub string) bool {
 	return false
 }
 
-func TestSDKFixturesPassWithEmptyConfig(t *testing.T) {
-	tests := []struct {
-		name       string
-		in         sandbox.Input
-		abi        string
-		entryPoint string
-		allocator  string
-		logs       []string // lines (substrings) the module must have logged
-	}{
-		{"TinyGoStart _start with proc_exit(0)", sandbox.Input{Wasm: wasmtest.TinyGoStart},
+// passCase is a fixture that must pass a dry run with an empty plugin
+// configuration, and what the Report must say.
+type passCase struct {
+	name       string
+	in         sandbox.Input
+	abi        string
+	entryPoint string
+	allocator  string
+	logs       []string // lines (substrings) the module must have logged
+}
+
+func passCases() []passCase {
+	return []passCase{
+		{"TinyGoStart", sandbox.Input{Wasm: wasmtest.TinyGoStart},
 			"proxy_abi_version_0_2_1", "_start", "proxy_on_memory_allocate",
 			[]string{"tinygo_start: configured after _start"}},
 		{"StartSection", sandbox.Input{Wasm: wasmtest.StartSection},
@@ -72,23 +77,44 @@ func TestSDKFixturesPassWithEmptyConfig(t *testing.T) {
 			"proxy_abi_version_0_2_0", "start section", "malloc",
 			[]string{`asplugin: configured (header "")`}},
 	}
-	s := newSandbox(t)
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rep, err := s.Run(context.Background(), tt.in)
-			if err != nil {
-				t.Fatalf("Run: %v\nlogs: %v", err, rep.Logs)
-			}
-			if rep.ABI != tt.abi || rep.EntryPoint != tt.entryPoint || rep.Allocator != tt.allocator {
-				t.Errorf("ABI, EntryPoint, Allocator = %q, %q, %q; want %q, %q, %q",
-					rep.ABI, rep.EntryPoint, rep.Allocator, tt.abi, tt.entryPoint, tt.allocator)
-			}
-			for _, want := range tt.logs {
-				if !logged(rep.Logs, want) {
-					t.Errorf("no log line with %q in %v", want, rep.Logs)
-				}
+}
+
+// TestSDKFixturesPassWithEmptyConfig runs each fixture with the interpreter
+// and with the compiler (the 3 MB Go module takes seconds to compile, so
+// not with -short).
+func TestSDKFixturesPassWithEmptyConfig(t *testing.T) {
+	for _, compiler := range []bool{false, true} {
+		s := sandbox.New(sandbox.Config{Compiler: compiler})
+		t.Cleanup(func() {
+			if err := s.Close(context.Background()); err != nil {
+				t.Errorf("Close: %v", err)
 			}
 		})
+		for _, tt := range passCases() {
+			t.Run(fmt.Sprintf("%s/compiler=%v", tt.name, compiler), func(t *testing.T) {
+				if compiler && testing.Short() && len(tt.in.Wasm) > 1<<20 {
+					t.Skip("compiling a module of megabytes takes seconds")
+				}
+				checkPass(t, s, tt)
+			})
+		}
+	}
+}
+
+func checkPass(t *testing.T, s *sandbox.Sandbox, tt passCase) {
+	t.Helper()
+	rep, err := s.Run(context.Background(), tt.in)
+	if err != nil {
+		t.Fatalf("Run: %v\nlogs: %v", err, rep.Logs)
+	}
+	if rep.ABI != tt.abi || rep.EntryPoint != tt.entryPoint || rep.Allocator != tt.allocator {
+		t.Errorf("ABI, EntryPoint, Allocator = %q, %q, %q; want %q, %q, %q",
+			rep.ABI, rep.EntryPoint, rep.Allocator, tt.abi, tt.entryPoint, tt.allocator)
+	}
+	for _, want := range tt.logs {
+		if !logged(rep.Logs, want) {
+			t.Errorf("no log line with %q in %v", want, rep.Logs)
+		}
 	}
 }
 
