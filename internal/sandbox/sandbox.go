@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -21,6 +22,7 @@ type Sandbox struct {
 	sem      chan struct{}
 	runs     singleflight.Group
 	results  *lru.Cache // Key(in) -> result
+	started  atomic.Int64 // dry runs started, for tests
 
 	mu        sync.Mutex // guards compiled entries' refs and closed
 	compileMu sync.Mutex // one compilation at a time, so a digest compiles once
@@ -136,6 +138,7 @@ func (s *Sandbox) run(ctx context.Context, in Input) (res result) {
 		return res
 	}
 	defer s.release(c)
+	s.started.Add(1)
 	res.err = s.dryRun(ctx, c.cm, in, &res.rep)
 	return res
 }

@@ -24,9 +24,9 @@ const (
 
 // instantiateWASI instantiates wazero's wasi_snapshot_preview1 twice, as
 // wasi_snapshot_preview1 and as wasi_unstable (Envoy serves the same
-// functions under both names), with two functions replaced by Envoy's
-// behaviour: fd_write logs, and proc_exit unwinds the call without closing
-// the module.
+// functions under both names), with three functions replaced: fd_write
+// logs as Envoy's does, proc_exit unwinds the call without closing the
+// module, and poll_oneoff (see pollOneoff) never waits.
 func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 	for _, name := range []string{wasiPreview1, wasiUnstable} {
 		b := rt.NewHostModuleBuilder(name)
@@ -35,6 +35,10 @@ func instantiateWASI(ctx context.Context, rt wazero.Runtime) error {
 			WithGoModuleFunction(api.GoModuleFunc(fdWrite), i32s(4), i32s(1)).
 			WithParameterNames("fd", "iovs", "iovs_len", "result.nwritten").
 			Export("fd_write")
+		b.NewFunctionBuilder().
+			WithGoModuleFunction(api.GoModuleFunc(pollOneoff), i32s(4), i32s(1)).
+			WithParameterNames("in", "out", "nsubscriptions", "result.nevents").
+			Export("poll_oneoff")
 		b.NewFunctionBuilder().
 			WithGoModuleFunction(api.GoModuleFunc(procExit), i32s(1), nil).
 			WithParameterNames("rval").
