@@ -21,7 +21,7 @@ type Sandbox struct {
 	hostSigs map[string]signature
 	sem      chan struct{}
 	runs     singleflight.Group
-	results  *lru.Cache // Key(in) -> result
+	results  *lru.Cache   // Key(in) -> result
 	started  atomic.Int64 // dry runs started, for tests
 
 	mu        sync.Mutex // guards compiled entries' refs and closed
