@@ -17,6 +17,11 @@
 // it and for a grace period after, from memory or --module-cache-dir, and
 // re-pulls a module it does not hold; output EnvoyFilter needs its address
 // (--module-server-url).
+//
+// Before rendering a new module or pluginConfig it dry-runs the module in a
+// Proxy-Wasm sandbox (--dry-run-*). `manager check <image-ref|file.wasm>`
+// runs the same fetch, inspection and dry run locally, for CI (package
+// internal/check).
 package main
 
 import (
@@ -26,6 +31,8 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -39,9 +46,11 @@ import (
 
 	"github.com/wasmext/wasmext/controllers"
 	"github.com/wasmext/wasmext/internal/cache"
+	"github.com/wasmext/wasmext/internal/check"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
+	"github.com/wasmext/wasmext/internal/sandbox"
 	"github.com/wasmext/wasmext/internal/scheme"
 	"github.com/wasmext/wasmext/internal/verify"
 )
@@ -69,13 +78,24 @@ type options struct {
 	moduleGrace     time.Duration
 	moduleBytes     string
 	moduleCacheDir  string
+	dryRunTimeout   time.Duration
+	dryRunMemory    string
+	dryRunLogBytes  int
+	dryRunParallel  int
+	dryRunCompiler  bool
 	zap             zap.Options
 
 	// Parsed from the flags above by parseFlags.
 	maxSize    resource.Quantity // --max-module-size
 	cacheBytes resource.Quantity // --module-cache-bytes
 	moduleKey  cache.Key         // --module-server-key-file or $WASMEXT_MODULE_SERVER_KEY; empty: random
+	sandbox    sandbox.Config    // the --dry-run-* flags
 }
+
+// dryRunCompilerDefault is --dry-run-compiler's default: the interpreter,
+// which needs no compilation before the first call, so a module runs once
+// and is gone (a dry run calls each function once or twice).
+const dryRunCompilerDefault = false
 
 // moduleKeyEnv holds the module URL key when no key file is given (from a
 // Secret: see config/manager). It is read directly, not as a flag default,
@@ -87,6 +107,11 @@ const moduleKeyEnv = "WASMEXT_MODULE_SERVER_KEY"
 func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	fs := pflag.NewFlagSet("wasmext", pflag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: manager [flags]           run the operator\n"+
+			"       manager check [flags] <image-ref|file.wasm>   dry-run a module as the operator would (manager check --help)\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	o.define(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -124,12 +149,22 @@ func (o *options) define(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.moduleGrace, "module-server-grace", cache.DefaultGrace, "How long a module stays served after the last extension stops rendering it, so that proxies of a rollout in progress still load it.")
 	fs.StringVar(&o.moduleBytes, "module-cache-bytes", "1Gi", "Bytes of verified .wasm kept for the module server: in memory, or on disk with --module-cache-dir (least recently used evicted; misses are re-pulled).")
 	fs.StringVar(&o.moduleCacheDir, "module-cache-dir", "", "Directory (e.g. an emptyDir) the module server keeps modules in instead of memory, within --module-cache-bytes; a file found at start is served only after its sha256 is checked again. Empty: memory.")
+	o.defineDryRun(fs)
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(gofs) // --zap-log-level, --zap-devel, --zap-encoder, ...
 	if f := flag.CommandLine.Lookup("kubeconfig"); f != nil {
 		gofs.Var(f.Value, f.Name, f.Usage) // controller-runtime's --kubeconfig, read by ctrl.GetConfig
 	}
 	fs.AddGoFlagSet(gofs)
+}
+
+// defineDryRun adds the flags of the Proxy-Wasm dry run.
+func (o *options) defineDryRun(fs *pflag.FlagSet) {
+	fs.DurationVar(&o.dryRunTimeout, "dry-run-timeout", sandbox.DefaultTimeout, "Wall-clock limit of one dry run of a module, instantiation included; over it, ModuleValidated is False with Reason Timeout.")
+	fs.StringVar(&o.dryRunMemory, "dry-run-memory-limit", check.FormatPages(sandbox.DefaultMemoryLimitPages), "Memory a module may use in its dry run: MiB, or a quantity such as 128Mi (rounded down to 64 KiB pages); over it, Reason MemoryLimit. Real modules start with up to 17 MiB.")
+	fs.IntVar(&o.dryRunLogBytes, "dry-run-max-log-bytes", sandbox.DefaultMaxLogBytes, "Bytes of a module's log lines kept from its dry run (for the ModuleValidated message); the rest are dropped and counted.")
+	fs.IntVar(&o.dryRunParallel, "dry-run-concurrency", 1, "Dry runs and module compilations at once; each may take the memory limit plus the compiled code (60-90 MB for a Go module).")
+	fs.BoolVar(&o.dryRunCompiler, "dry-run-compiler", dryRunCompilerDefault, "Compile modules to machine code for their dry runs instead of interpreting them.")
 }
 
 // validate checks the parsed flags and parses the quantities.
@@ -147,7 +182,27 @@ func (o *options) validate() error {
 	if o.moduleGrace < 0 {
 		return fmt.Errorf("--module-server-grace %s is negative", o.moduleGrace)
 	}
+	if err := o.validateDryRun(); err != nil {
+		return err
+	}
 	return o.readModuleKey()
+}
+
+// validateDryRun checks the --dry-run-* flags and builds the sandbox's
+// Config from them.
+func (o *options) validateDryRun() error {
+	if o.dryRunTimeout <= 0 || o.dryRunLogBytes < 1 || o.dryRunParallel < 1 {
+		return fmt.Errorf("--dry-run-timeout, --dry-run-max-log-bytes and --dry-run-concurrency must be positive")
+	}
+	pages, err := check.ParseMemoryLimit(o.dryRunMemory)
+	if err != nil {
+		return fmt.Errorf("--dry-run-memory-limit: %w", err)
+	}
+	o.sandbox = sandbox.Config{
+		Timeout: o.dryRunTimeout, MemoryLimitPages: pages, MaxLogBytes: o.dryRunLogBytes,
+		Compiler: o.dryRunCompiler, MaxConcurrent: o.dryRunParallel,
+	}
+	return nil
 }
 
 // readModuleKey reads the module URL key from --module-server-key-file or
@@ -168,6 +223,9 @@ func (o *options) readModuleKey() error {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "check" {
+		os.Exit(runCheck(os.Args[2:], check.IO{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}))
+	}
 	o, err := parseFlags(os.Args[1:])
 	if errors.Is(err, pflag.ErrHelp) {
 		os.Exit(0) // --help printed the usage
@@ -181,6 +239,14 @@ func main() {
 		ctrl.Log.Error(err, "Operator stopped")
 		os.Exit(1)
 	}
+}
+
+// runCheck runs `manager check` with args (those after "check") until it
+// ends or an interrupt, and returns its exit code.
+func runCheck(args []string, std check.IO) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return check.Main(ctx, args, std)
 }
 
 // run starts the manager with the reconciler, the probes and the module
@@ -215,7 +281,10 @@ func run(ctx context.Context, o *options) error {
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
-	modules, err := setUpReconciler(ctx, mgr, o)
+	// Closed after the manager has stopped, so no reconcile is dry-running.
+	sb := sandbox.New(o.sandbox)
+	defer func() { _ = sb.Close(context.Background()) }()
+	modules, err := setUpReconciler(ctx, mgr, o, sb)
 	if err != nil {
 		return err
 	}
@@ -225,14 +294,15 @@ func run(ctx context.Context, o *options) error {
 	if err := addModuleServer(mgr, o.moduleAddr, modules); err != nil {
 		return err
 	}
-	ctrl.Log.Info("Starting operator", "maxModuleSize", o.maxSize.String(), "concurrent", o.concurrent)
+	ctrl.Log.Info("Starting operator", "maxModuleSize", o.maxSize.String(), "concurrent", o.concurrent,
+		"dryRunTimeout", o.sandbox.Timeout.String(), "dryRunMemoryLimit", check.FormatPages(o.sandbox.MemoryLimitPages))
 	return mgr.Start(ctx)
 }
 
-// setUpReconciler wires the fetcher, the module loader, the module store
-// and the Sigstore root into the reconciler and adds it to mgr. It returns
-// the module server, whose misses the reconciler refills.
-func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options) (*cache.Server, error) {
+// setUpReconciler wires the fetcher, the module loader, the module store,
+// the Sigstore root and the dry-run sandbox into the reconciler and adds it
+// to mgr. It returns the module server, whose misses the reconciler refills.
+func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options, _ *sandbox.Sandbox) (*cache.Server, error) {
 	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: o.maxSize.Value(), UserAgent: "wasmext"})
 	publicGood := &verify.PublicGoodRoot{}
 	if o.sigstoreTUF {
@@ -257,6 +327,7 @@ func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options) (*cache.
 		Policy:       policy.NewHolder(o.policy),
 		Fetcher:      fetcher,
 		SigstoreRoot: publicGood.Get,
+		// TODO: Sandbox: sb, once controllers.WasmExtensionReconciler has the field.
 
 		SecretNamespaces: o.secretNS,
 		RootNamespace:    o.rootNamespace,
