@@ -5,6 +5,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"io"
+	"path"
+	"strings"
 	"testing"
 )
 
@@ -91,15 +94,21 @@ func TestExtractPluginWasm(t *testing.T) {
 	}
 }
 
+// FuzzExtractPluginWasm: any layer either yields plugin.wasm or an error
+// wrapping ErrUnsupportedFormat or ErrTooLarge; what it yields is what a
+// plain archive/tar walk finds as the one regular root plugin.wasm. The
+// committed corpus (testdata/fuzz/FuzzExtractPluginWasm, written by
+// TestFuzzCorpus) holds real image layers.
 func FuzzExtractPluginWasm(f *testing.F) {
 	wasm := []byte("\x00asm\x01\x00\x00\x00")
 	f.Add(archive(f, false, entry{"plugin.wasm", tar.TypeReg, wasm}))
 	f.Add(archive(f, true, entry{"./plugin.wasm", tar.TypeReg, wasm}))
 	f.Add(archive(f, true, entry{"filler", tar.TypeReg, make([]byte, 8192)}, entry{"plugin.wasm", tar.TypeReg, wasm}))
 	f.Add(archive(f, false, entry{"plugin.wasm", tar.TypeSymlink, nil}))
+	f.Add(archive(f, false, entry{"plugin.wasm", tar.TypeReg, wasm}, entry{"x/../plugin.wasm", tar.TypeReg, wasm}))
 	f.Add([]byte{0x1f, 0x8b})
 	f.Add([]byte{})
-	lim := limits{module: 1024, decompressed: 4096}
+	lim := limits{module: 32 << 10, decompressed: 128 << 10}
 	f.Fuzz(func(t *testing.T, layer []byte) {
 		got, err := extractPluginWasm(bytes.NewReader(layer), lim)
 		if err != nil {
@@ -111,5 +120,48 @@ func FuzzExtractPluginWasm(f *testing.F) {
 		if int64(len(got)) > lim.module {
 			t.Fatalf("returned %d bytes, cap is %d", len(got), lim.module)
 		}
+		if want := plainWalk(t, layer); !bytes.Equal(got, want) {
+			t.Fatalf("extracted %q, a plain walk finds %q", got, want)
+		}
 	})
+}
+
+// plainWalk reads layer with archive/tar alone (no caps: the layer passed
+// them) and returns the content of its one root plugin.wasm, failing t
+// unless there is exactly one, a regular file named without "..".
+func plainWalk(t *testing.T, layer []byte) []byte {
+	t.Helper()
+	var r io.Reader = bytes.NewReader(layer)
+	if len(layer) >= 2 && layer[0] == 0x1f && layer[1] == 0x8b {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			t.Fatalf("accepted a layer gzip cannot open: %v", err)
+		}
+		r = zr
+	}
+	tr := tar.NewReader(r)
+	var found [][]byte
+	for n := 0; ; n++ {
+		hdr, err := tr.Next()
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("accepted a layer archive/tar cannot walk: %v", err)
+			}
+			if len(found) != 1 || n > maxTarEntries {
+				t.Fatalf("accepted a layer with %d root plugin.wasm entries in %d entries", len(found), n)
+			}
+			return found[0]
+		}
+		if path.Clean("/"+hdr.Name) != "/"+pluginFile {
+			continue
+		}
+		if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeRegA || strings.Contains(hdr.Name, "..") { //nolint:staticcheck // as extract
+			t.Fatalf("accepted %q of type %q", hdr.Name, hdr.Typeflag)
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatalf("accepted a plugin.wasm archive/tar cannot read: %v", err)
+		}
+		found = append(found, b)
+	}
 }

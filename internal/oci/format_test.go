@@ -1,8 +1,10 @@
 package oci
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -103,5 +105,29 @@ func FuzzSelectFormat(f *testing.F) {
 		if sel.Format == "" || sel.Layer.Digest.Validate() != nil || sel.Layer.Size < 0 {
 			t.Fatalf("accepted an unusable selection %+v", sel)
 		}
+		checkSelection(t, raw, sel)
 	})
+}
+
+// checkSelection fails t unless sel's layer is the one its format reads
+// from the manifest raw: the only Wasm layer, or an image's last layer.
+func checkSelection(t *testing.T, raw string, sel selection) {
+	t.Helper()
+	var m manifest
+	if err := json.Unmarshal([]byte(raw), &m); err != nil {
+		t.Fatalf("accepted a manifest that does not parse: %v", err)
+	}
+	if len(m.Manifests) > 0 || len(m.Layers) != len(sel.LayerMediaTypes) {
+		t.Fatalf("selection %+v from %d layers, manifests %q", sel, len(m.Layers), m.Manifests)
+	}
+	switch f, wasm := wasmLayerFormats[sel.Layer.MediaType]; {
+	case wasm && f == sel.Format:
+	case !wasm && (sel.Format == FormatDockerImage || sel.Format == FormatOCIImage):
+		last := m.Layers[len(m.Layers)-1]
+		if last.Digest != sel.Layer.Digest || !slices.Contains(imageLayerTypes, last.MediaType) {
+			t.Fatalf("image format read layer %s, not the last tar layer %s", sel.Layer.Digest, last.Digest)
+		}
+	default:
+		t.Fatalf("format %s read a layer of type %q", sel.Format, sel.Layer.MediaType)
+	}
 }

@@ -13,10 +13,13 @@ import (
 	"github.com/wasmext/wasmext/internal/oci"
 )
 
-// File is one regular file in a tar layer.
+// File is one entry in a tar layer: a regular file unless Type says
+// otherwise (tar.TypeDir, tar.TypeSymlink, tar.TypeLink with Link).
 type File struct {
 	Name string
 	Data []byte
+	Type byte   // tar type flag; tar.TypeReg when 0
+	Link string // link target of a symlink or hard link
 }
 
 // TarLayer returns a tar archive of files, gzipped when gz is set. The
@@ -25,11 +28,17 @@ func TarLayer(gz bool, files ...File) ([]byte, error) {
 	var tarBuf bytes.Buffer
 	tw := tar.NewWriter(&tarBuf)
 	for _, f := range files {
-		hdr := &tar.Header{Name: f.Name, Mode: 0o644, Size: int64(len(f.Data)), Typeflag: tar.TypeReg}
+		hdr := &tar.Header{Name: f.Name, Mode: 0o644, Size: int64(len(f.Data)), Typeflag: f.Type, Linkname: f.Link}
+		if hdr.Typeflag == 0 {
+			hdr.Typeflag = tar.TypeReg
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			hdr.Size = 0
+		}
 		if err := tw.WriteHeader(hdr); err != nil {
 			return nil, err
 		}
-		if _, err := tw.Write(f.Data); err != nil {
+		if _, err := tw.Write(f.Data[:hdr.Size]); err != nil {
 			return nil, err
 		}
 	}

@@ -111,26 +111,39 @@ func PushManifest(ctx context.Context, host, repoTag string, m Manifest, opts ..
 // pushBlobs pushes m's config and layers and returns m's media type and
 // manifest JSON.
 func pushBlobs(ctx context.Context, host, repoTag string, m Manifest, opts []PushOption) (string, []byte, error) {
+	m = withDefaults(m)
+	for _, b := range append([]Blob{m.Config}, m.Layers...) {
+		if _, err := PushBlob(ctx, host, repoTag, b, opts...); err != nil {
+			return "", nil, err
+		}
+	}
+	raw, err := ManifestJSON(m)
+	return m.MediaType, raw, err
+}
+
+// withDefaults fills in an empty manifest media type (OCI) and config (the
+// OCI empty descriptor).
+func withDefaults(m Manifest) Manifest {
 	if m.MediaType == "" {
 		m.MediaType = ocispec.MediaTypeImageManifest
 		if m.Config.MediaType == "" {
 			m.Config = Blob{MediaType: ocispec.MediaTypeEmptyJSON, Data: []byte("{}")}
 		}
 	}
-	doc := manifestJSON{SchemaVersion: 2, MediaType: m.MediaType, ArtifactType: m.ArtifactType}
-	for i, b := range append([]Blob{m.Config}, m.Layers...) {
-		desc, err := PushBlob(ctx, host, repoTag, b, opts...)
-		if err != nil {
-			return "", nil, err
-		}
-		if i == 0 {
-			doc.Config = desc
-		} else {
-			doc.Layers = append(doc.Layers, desc)
-		}
+	return m
+}
+
+// ManifestJSON returns the manifest PushManifest pushes for m.
+func ManifestJSON(m Manifest) ([]byte, error) {
+	m = withDefaults(m)
+	desc := func(b Blob) ocispec.Descriptor {
+		return ocispec.Descriptor{MediaType: b.MediaType, Digest: digest.FromBytes(b.Data), Size: int64(len(b.Data))}
 	}
-	raw, err := json.Marshal(doc)
-	return m.MediaType, raw, err
+	doc := manifestJSON{SchemaVersion: 2, MediaType: m.MediaType, ArtifactType: m.ArtifactType, Config: desc(m.Config)}
+	for _, l := range m.Layers {
+		doc.Layers = append(doc.Layers, desc(l))
+	}
+	return json.Marshal(doc)
 }
 
 // IndexEntry is one manifest of an image index.
