@@ -256,6 +256,10 @@ func TestInspectImportsOnce(t *testing.T) {
 	}
 }
 
+// FuzzInspect: any input is Facts with a known ABI marker, or an error
+// wrapping ErrInvalidWasm or ErrNotProxyWasm; never a panic. The committed
+// corpus (testdata/fuzz/FuzzInspect, written by TestFuzzCorpus) adds the
+// toolchain-built modules of wasmtest.
 func FuzzInspect(f *testing.F) {
 	for _, seed := range [][]byte{
 		wasmtest.ProxyWasm, wasmtest.ProxyWasmV2, wasmtest.NotProxyWasm,
