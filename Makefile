@@ -142,9 +142,15 @@ demo: envtest registry ## Run the end-to-end demo on envtest + a local registry 
 		go run ./test/demo $(if $(filter 1 true yes,$(KEEP)),-keep) $(DEMO_ARGS)
 
 .PHONY: bench
-bench: envtest ## Run the benchmark (test/bench; BENCH_ARGS=... for its flags), then the module server's throughput and memory benchmarks.
+bench: envtest ## Run the benchmark (test/bench; BENCH_ARGS=... for its flags), then the module server's throughput and memory and the dry run's cost (internal/sandbox).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go run ./test/bench $(BENCH_ARGS)
 	go test ./internal/cache/ -run '^$$' -bench 'Throughput|Held1GiB' -benchtime=5x
+	go test ./internal/sandbox/ -run '^$$' -bench 'DryRun' -benchtime=5x
+
+FUZZTIME ?= 10m
+.PHONY: fuzz
+fuzz: ## Run every fuzz target in turn for FUZZTIME each (default 10m); plain 'make test' replays the committed corpora.
+	hack/fuzz.sh $(FUZZTIME)
 
 .PHONY: test-e2e
 test-e2e: ## Run the kind end-to-end test: the Dockerfile's image, the Helm chart, the core scenarios (hack/e2e-kind.sh; KEEP=1 leaves the cluster).

@@ -15,18 +15,25 @@ import (
 	"github.com/wasmext/wasmext/internal/render"
 )
 
-// renderAndApply renders the objects of the chosen output and applies each
-// unless the live object already matches; after a switch of output, the
-// old objects are deleted only once the new ones exist.
-func (r *WasmExtensionReconciler) renderAndApply(ctx context.Context, s *scope) error {
+// chooseOutputStep picks the output kind the cluster serves (the dry run
+// needs it: each kind hands the plugin its configuration differently).
+func (r *WasmExtensionReconciler) chooseOutputStep(ctx context.Context, s *scope) error {
 	served, err := r.served(ctx)
 	if err != nil {
 		return stepError(v1alpha1.ConditionRendered, err)
 	}
-	out, why, err := chooseOutput(s.ext.Spec.Output, served)
-	if err != nil {
+	if s.out, s.why, err = chooseOutput(s.ext.Spec.Output, served); err != nil {
 		return stepError(v1alpha1.ConditionRendered, err)
 	}
+	return nil
+}
+
+// renderAndApply renders the objects of the chosen output and applies each
+// unless the live object already matches; after a switch of output, the
+// old objects are deleted only once the new ones exist.
+func (r *WasmExtensionReconciler) renderAndApply(ctx context.Context, s *scope) error {
+	out := s.out
+	var err error
 	if s.delivery, err = chooseDelivery(&s.ext.Spec, out.kind, s.facts, r.ModuleURL != nil, s.registryChecked); err != nil {
 		return stepError(v1alpha1.ConditionRendered, err)
 	}
@@ -57,7 +64,7 @@ func (r *WasmExtensionReconciler) renderAndApply(ctx context.Context, s *scope) 
 	if err := r.checkMixing(ctx, s, out.gvk.Kind); err != nil {
 		return stepError(v1alpha1.ConditionRendered, err)
 	}
-	s.rendered, s.why, s.url = rendered, why, r.moduleURL(s)
+	s.rendered, s.url = rendered, r.moduleURL(s)
 	return nil
 }
 

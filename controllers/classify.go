@@ -8,6 +8,7 @@ import (
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
 	"github.com/wasmext/wasmext/internal/render"
+	"github.com/wasmext/wasmext/internal/sandbox"
 	"github.com/wasmext/wasmext/internal/verify"
 	"github.com/wasmext/wasmext/internal/wasm"
 )
@@ -52,6 +53,12 @@ var stalledReasons = []struct {
 	{verify.ErrIdentityMismatch, v1alpha1.ReasonIdentityMismatch},
 	{verify.ErrInvalidPolicy, v1alpha1.ReasonVerificationConfigInvalid},
 	{errVerifyConfig, v1alpha1.ReasonVerificationConfigInvalid},
+	{sandbox.ErrMissingImport, v1alpha1.ReasonMissingImport},
+	{sandbox.ErrInvalidABI, v1alpha1.ReasonInvalidABI},
+	{sandbox.ErrConfigureFailed, v1alpha1.ReasonConfigureFailed},
+	{sandbox.ErrTrapped, v1alpha1.ReasonModuleTrapped},
+	{sandbox.ErrMemoryLimit, v1alpha1.ReasonMemoryLimit},
+	{sandbox.ErrInvalidModule, v1alpha1.ReasonInvalidWasm},
 }
 
 // classify maps an error to a condition Reason and says whether it needs a
@@ -66,6 +73,10 @@ func classify(condition string, err error) (reason string, stalled bool) {
 	switch {
 	case errors.Is(err, errSecretRead):
 		return v1alpha1.ReasonSecretUnavailable, false
+	case errors.Is(err, sandbox.ErrTimeout):
+		// An infinite loop, or a node too busy to finish in time: retried
+		// with backoff, and the message says which limit was hit.
+		return v1alpha1.ReasonTimeout, false
 	case condition == v1alpha1.ConditionRendered:
 		return v1alpha1.ReasonApplyFailed, isInvalid(err)
 	case condition == v1alpha1.ConditionModuleVerified:

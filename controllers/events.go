@@ -16,6 +16,9 @@ const (
 	EventSignatureRevoked = "SignatureRevoked"
 	// EventPluginConfigLossy: Istio will change numbers of pluginConfig.
 	EventPluginConfigLossy = "PluginConfigLossy"
+	// EventDryRunSkipped: spec.validation disabled the dry run, so the
+	// module reaches proxies only inspected.
+	EventDryRunSkipped = v1alpha1.ReasonDryRunSkipped
 )
 
 // recordEvents emits one Event per thing that happened: a module pulled, an
@@ -40,6 +43,7 @@ func (r *WasmExtensionReconciler) recordEvents(orig, ext *v1alpha1.WasmExtension
 	}
 	if s.failure == nil {
 		r.warnLossy(orig, ext, s)
+		r.warnDryRunSkipped(orig, ext)
 		return
 	}
 	before := meta.FindStatusCondition(orig.Status.Conditions, v1alpha1.ConditionReady)
@@ -62,4 +66,15 @@ func (r *WasmExtensionReconciler) warnLossy(orig, ext *v1alpha1.WasmExtension, s
 		return
 	}
 	r.Recorder.Eventf(ext, nil, corev1.EventTypeWarning, EventPluginConfigLossy, "Render", "%s", lossyNote(s.lossy)[len("; warning: "):])
+}
+
+// warnDryRunSkipped emits a Warning when ModuleValidated newly says that
+// spec.validation disabled the dry run (or gives another skipReason).
+func (r *WasmExtensionReconciler) warnDryRunSkipped(orig, ext *v1alpha1.WasmExtension) {
+	before := meta.FindStatusCondition(orig.Status.Conditions, v1alpha1.ConditionModuleValidated)
+	now := meta.FindStatusCondition(ext.Status.Conditions, v1alpha1.ConditionModuleValidated)
+	if now == nil || now.Reason != v1alpha1.ReasonDryRunSkipped || (before != nil && before.Message == now.Message) {
+		return
+	}
+	r.Recorder.Eventf(ext, nil, corev1.EventTypeWarning, EventDryRunSkipped, "Validate", "%s", now.Message)
 }

@@ -35,6 +35,12 @@ type scope struct {
 	// rendered with delivery Registry, so the proxies could load it.
 	registryChecked bool
 
+	out    *outputKind            // the output chosen for this cluster
+	dryRun *v1alpha1.DryRunStatus // the dry run that covers facts and spec, if any
+	// noSandbox: the operator runs no sandbox, so inspection alone
+	// validates a module.
+	noSandbox bool
+
 	delivery v1alpha1.Delivery // how the proxies obtain the module
 	url      string            // what the rendered objects tell them to load
 	rendered []v1alpha1.RenderedObject

@@ -72,13 +72,19 @@ func setModuleVerified(ext *v1alpha1.WasmExtension, s *scope) {
 	}
 }
 
-// setModuleValidated: False when inspection refused the bytes; True when
-// the module's facts are known.
+// setModuleValidated: False when inspection or the dry run refused the
+// module; True when it passed the dry run (Reason DryRunSkipped when
+// spec.validation disabled it), or, without a sandbox, when its facts are
+// known. A reconcile that stopped before the dry run keeps the condition.
 func setModuleValidated(ext *v1alpha1.WasmExtension, s *scope) {
 	switch {
 	case s.failedAt(v1alpha1.ConditionModuleValidated):
 		setFalse(ext, v1alpha1.ConditionModuleValidated, s.failure)
-	case s.facts != nil:
+	case s.facts != nil && s.dryRun != nil && s.dryRun.Skipped != "":
+		set(ext, v1alpha1.ConditionModuleValidated, metav1.ConditionTrue, v1alpha1.ReasonDryRunSkipped, dryRunMessage(s.facts, s.dryRun))
+	case s.facts != nil && s.dryRun != nil:
+		setTrue(ext, v1alpha1.ConditionModuleValidated, dryRunMessage(s.facts, s.dryRun))
+	case s.facts != nil && s.noSandbox:
 		setTrue(ext, v1alpha1.ConditionModuleValidated, fmt.Sprintf("Valid Proxy-Wasm module (%s)", s.facts.ABI))
 	}
 }
@@ -185,7 +191,7 @@ func renderedNames(objs []v1alpha1.RenderedObject) string {
 func moduleStatus(prev *v1alpha1.ModuleStatus, s *scope) *v1alpha1.ModuleStatus {
 	f := s.facts
 	m := &v1alpha1.ModuleStatus{Repository: f.Repository, Digest: f.Digest, SHA256: f.SHA256,
-		Size: f.Size, Format: string(f.Format), ABI: f.ABI, Delivery: s.delivery, URL: s.url}
+		Size: f.Size, Format: string(f.Format), ABI: f.ABI, Delivery: s.delivery, URL: s.url, DryRun: s.dryRun}
 	if v := s.verified; v != nil {
 		m.VerifiedBy, m.VerifiedAt = v.by, v.at.DeepCopy()
 		if prev != nil && prev.Digest == f.Digest && prev.VerifiedBy == v.by && prev.VerifiedAt != nil {

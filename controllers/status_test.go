@@ -13,6 +13,7 @@ import (
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/sandbox"
 	"github.com/wasmext/wasmext/internal/verify"
 	"github.com/wasmext/wasmext/internal/wasm"
 )
@@ -55,6 +56,7 @@ func okScope() *scope {
 		facts:    &module.Facts{Repository: "r/x", Digest: newDigest, ABI: "proxy_abi_version_0_2_1", Format: oci.FormatCNCF},
 		rendered: []v1alpha1.RenderedObject{{APIVersion: "extensions.istio.io/v1alpha1", Kind: "WasmPlugin", Name: "f"}},
 		why:      "output WasmPlugin",
+		dryRun:   &v1alpha1.DryRunStatus{Input: "k", EntryPoint: "_initialize"},
 	}
 }
 
@@ -148,6 +150,18 @@ func TestSetModuleVerified(t *testing.T) {
 	}
 }
 
+func withDryRun(d *v1alpha1.DryRunStatus) *scope {
+	s := okScope()
+	s.dryRun = d
+	return s
+}
+
+func noSandbox() *scope {
+	s := withDryRun(nil)
+	s.noSandbox = true
+	return s
+}
+
 func TestSetModuleValidated(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -155,6 +169,15 @@ func TestSetModuleValidated(t *testing.T) {
 		want condWant
 	}{
 		{"valid", okScope(), yes},
+		{"dry run skipped", withDryRun(&v1alpha1.DryRunStatus{Skipped: "needs gRPC"}), condWant{metav1.ConditionTrue, v1alpha1.ReasonDryRunSkipped}},
+		{"no sandbox: inspected is valid", noSandbox(), yes},
+		{"stopped before the dry run: unchanged", withDryRun(nil), absent},
+		{"configure failed", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", sandbox.ErrConfigureFailed)), no(v1alpha1.ReasonConfigureFailed)},
+		{"trapped", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", sandbox.ErrTrapped)), no(v1alpha1.ReasonModuleTrapped)},
+		{"timeout", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", sandbox.ErrTimeout)), no(v1alpha1.ReasonTimeout)},
+		{"memory limit", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", sandbox.ErrMemoryLimit)), no(v1alpha1.ReasonMemoryLimit)},
+		{"missing import", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", sandbox.ErrMissingImport)), no(v1alpha1.ReasonMissingImport)},
+		{"invalid ABI", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", sandbox.ErrInvalidABI)), no(v1alpha1.ReasonInvalidABI)},
 		{"not proxy-wasm", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", wasm.ErrNotProxyWasm)), no(v1alpha1.ReasonNotProxyWasm)},
 		{"invalid wasm", reached(v1alpha1.ConditionModuleValidated, fmt.Errorf("x: %w", wasm.ErrInvalidWasm)), no(v1alpha1.ReasonInvalidWasm)},
 		{"fetch failed first: unchanged", reached(v1alpha1.ConditionModuleFetched, errNotFound), absent},

@@ -27,6 +27,7 @@ import (
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
+	"github.com/wasmext/wasmext/internal/sandbox"
 	"github.com/wasmext/wasmext/internal/scheme"
 	"github.com/wasmext/wasmext/internal/testenv"
 )
@@ -115,6 +116,8 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		Policy:      policy.NewHolder(policy.Policy{}),
 		Fetcher:     fetcher,
 		ModuleURL:   func(sha string) string { return moduleServer.URL(moduleServerURL, sha) },
+		Sandbox:     sandbox.New(sandbox.Config{}),
+		ModuleBytes: moduleServer.Store.Get,
 	}
 	moduleServer.Refill = reconciler.RefillModule
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {

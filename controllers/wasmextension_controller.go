@@ -34,6 +34,7 @@ import (
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
 	"github.com/wasmext/wasmext/internal/render"
+	"github.com/wasmext/wasmext/internal/sandbox"
 )
 
 // FieldOwner is the server-side apply field manager of every object the
@@ -74,6 +75,12 @@ type WasmExtensionReconciler struct {
 	// SecretNamespaces, when not empty, are the only namespaces whose
 	// Secrets the operator may read (--secret-namespaces).
 	SecretNamespaces []string
+	// Sandbox dry-runs modules before anything is rendered; nil skips the
+	// dry run (modules are still inspected).
+	Sandbox *sandbox.Sandbox
+	// ModuleBytes returns the .wasm with this sha256 if the module
+	// server's store holds it; nil, or a miss, pulls it again by digest.
+	ModuleBytes func(sha256 string) ([]byte, bool)
 	// Concurrency is the number of extensions reconciled at once.
 	Concurrency int
 	// Clock is read once per reconcile; nil is the real clock.
@@ -98,7 +105,8 @@ type WasmExtensionReconciler struct {
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
 
 // Reconcile runs the pipeline for one extension: credentials, resolve,
-// verify, load (fetch + inspect, once per digest), render and apply. A
+// verify, load (fetch + inspect, once per digest), choose the output,
+// dry-run (once per digest and configuration), render and apply. A
 // deferred call then computes every condition from what the steps observed
 // and patches the status if, and only if, it changed, so no early return
 // can skip it.
@@ -116,7 +124,7 @@ func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, err
 	}
 	orig := ext.DeepCopy()
-	s := &scope{ext: ext, now: r.now(), suspended: ext.Spec.Suspend}
+	s := &scope{ext: ext, now: r.now(), suspended: ext.Spec.Suspend, noSandbox: r.Sandbox == nil}
 	if !s.suspended {
 		s.requested = reconcileRequested(ext)
 	}
@@ -133,7 +141,7 @@ func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		return ctrl.Result{}, nil
 	}
 	for _, step := range []func(context.Context, *scope) error{
-		r.credentials, r.resolve, r.verify, r.load, r.renderAndApply,
+		r.credentials, r.resolve, r.verify, r.load, r.chooseOutputStep, r.dryRun, r.renderAndApply,
 	} {
 		if err := step(ctx, s); err != nil {
 			s.fail(err)

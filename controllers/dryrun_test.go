@@ -1,0 +1,94 @@
+package controllers
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/oci/ocitest"
+	"github.com/wasmext/wasmext/internal/wasm/wasmtest"
+)
+
+// TestDryRunPasses: a good module is dry-run and status says so, with the
+// entry point and the input the dry run covered.
+func TestDryRunPasses(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	pushT(t, reg, "acme/dry-good:v1", oci.FormatCNCF, wasmtest.ProxyWasm)
+	create(t, newExtension(ns, "dry-good", reg.Ref("acme/dry-good:v1")))
+	ext := waitReady(t, ns, "dry-good")
+	assertMessageContains(t, ext, v1alpha1.ConditionModuleValidated, "dry run passed (entry point _initialize")
+	if d := ext.Status.Module.DryRun; d == nil || len(d.Input) != 64 || d.EntryPoint != "_initialize" || d.Duration == nil {
+		t.Fatalf("status.module.dryRun = %+v, want the input hash, entry point and duration", d)
+	}
+}
+
+// TestDryRunRefusesNewVersion: a new version whose proxy_on_configure
+// fails (or traps) is refused with its Reason before anything is rendered;
+// the WasmPlugin keeps serving the old digest, unchanged.
+func TestDryRunRefusesNewVersion(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		wasm   []byte
+		reason string
+		says   string
+	}{
+		{"dry-fails", wasmtest.ConfigureFails, v1alpha1.ReasonConfigureFailed, "proxy_on_configure"},
+		{"dry-traps", wasmtest.ConfigureTraps, v1alpha1.ReasonModuleTrapped, "proxy_on_configure"},
+	} {
+		t.Run(c.reason, func(t *testing.T) {
+			reg := ocitest.NewRegistry(t)
+			ns := namespace(t)
+			d1 := pushT(t, reg, "acme/"+c.name+":v1", oci.FormatCNCF, wasmtest.ProxyWasm)
+			create(t, newExtension(ns, c.name, reg.Ref("acme/"+c.name+":v1")))
+			waitReady(t, ns, c.name)
+			waitServes(t, ns, c.name, d1)
+			before, err := getWasmPlugin(ns, c.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pushT(t, reg, "acme/"+c.name+":v1", oci.FormatCNCF, c.wasm)
+			requestReconcile(t, ns, c.name)
+			ext := waitCondition(t, ns, c.name, v1alpha1.ConditionModuleValidated, metav1.ConditionFalse, c.reason)
+			assertMessageContains(t, ext, v1alpha1.ConditionModuleValidated, c.says)
+			waitCondition(t, ns, c.name, v1alpha1.ConditionStalled, metav1.ConditionTrue, c.reason)
+			after, err := getWasmPlugin(ns, c.name)
+			if err != nil || after.ResourceVersion != before.ResourceVersion {
+				t.Fatalf("the WasmPlugin changed (resourceVersion %s → %v, %v); a refused version must change nothing",
+					before.ResourceVersion, after, err)
+			}
+			if m := getExt(t, ns, c.name).Status.Module; m.Digest != d1 {
+				t.Fatalf("status.module.digest = %s, want the serving %s", m.Digest, d1)
+			}
+		})
+	}
+}
+
+// TestDryRunSkipped: spec.validation can disable the dry run; the module is
+// then rendered after inspection alone, and status and a Warning say so.
+func TestDryRunSkipped(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	pushT(t, reg, "acme/dry-skip:v1", oci.FormatCNCF, wasmtest.ConfigureFails)
+	ext := newExtension(ns, "dry-skip", reg.Ref("acme/dry-skip:v1"))
+	ext.Spec.Validation = &v1alpha1.Validation{DryRun: v1alpha1.DryRunDisabled, SkipReason: "on_configure needs a gRPC answer"}
+	create(t, ext)
+	got := waitReady(t, ns, "dry-skip")
+	c := waitCondition(t, ns, "dry-skip", v1alpha1.ConditionModuleValidated, metav1.ConditionTrue, v1alpha1.ReasonDryRunSkipped)
+	assertMessageContains(t, c, v1alpha1.ConditionModuleValidated, "on_configure needs a gRPC answer")
+	if d := got.Status.Module.DryRun; d == nil || d.Skipped != "on_configure needs a gRPC answer" {
+		t.Fatalf("status.module.dryRun = %+v, want the skip reason", d)
+	}
+	waitEvent(t, ns, "dry-skip", corev1.EventTypeWarning, EventDryRunSkipped)
+
+	// Enabling it again dry-runs the module, which refuses its
+	// configuration; the rendered WasmPlugin stays.
+	update(t, ns, "dry-skip", func(e *v1alpha1.WasmExtension) { e.Spec.Validation = nil })
+	waitCondition(t, ns, "dry-skip", v1alpha1.ConditionModuleValidated, metav1.ConditionFalse, v1alpha1.ReasonConfigureFailed)
+	if _, err := getWasmPlugin(ns, "dry-skip"); err != nil {
+		t.Fatalf("the WasmPlugin is gone after a refused dry run: %v", err)
+	}
+}
