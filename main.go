@@ -92,9 +92,12 @@ type options struct {
 	sandbox    sandbox.Config    // the --dry-run-* flags
 }
 
-// dryRunCompilerDefault is --dry-run-compiler's default: the interpreter,
-// which needs no compilation before the first call, so a module runs once
-// and is gone (a dry run calls each function once or twice).
+// dryRunCompilerDefault is --dry-run-compiler's default: the interpreter.
+// A dry run calls each function once or twice, so compiling to machine code
+// does not pay: `manager check` on the 3.3 MB Go wasip1 fixture (2 shared
+// cores) took 0.54 s to compile and 66 ms to run interpreted, 4.0 s and
+// 8 ms compiled; the 19 KB AssemblyScript one 10 ms + 9 ms against 23 ms +
+// 1 ms.
 const dryRunCompilerDefault = false
 
 // moduleKeyEnv holds the module URL key when no key file is given (from a

@@ -36,10 +36,10 @@ type IO struct {
 
 // cliFlags are the command's flags before they become Options.
 type cliFlags struct {
-	config, pluginName, typ, output, username, memory, maxSize string
-	insecure, passwordStdin, jsonOut, compiler                 bool
-	timeout                                                    time.Duration
-	maxLogBytes                                                int
+	config, pluginName, typ, output, username, memory, maxSize, logLevel string
+	insecure, passwordStdin, jsonOut, compiler                           bool
+	timeout                                                              time.Duration
+	maxLogBytes                                                          int
 }
 
 func (c *cliFlags) define(fs *pflag.FlagSet) {
@@ -56,13 +56,14 @@ func (c *cliFlags) define(fs *pflag.FlagSet) {
 	fs.IntVar(&c.maxLogBytes, "max-log-bytes", sandbox.DefaultMaxLogBytes, "Bytes of the module's log kept (the operator's --dry-run-max-log-bytes).")
 	fs.BoolVar(&c.compiler, "compiler", false, "Compile the module to machine code instead of interpreting it (the operator's --dry-run-compiler).")
 	fs.StringVar(&c.maxSize, "max-module-size", "256Mi", "Largest module or layer read (the operator's --max-module-size).")
+	fs.StringVar(&c.logLevel, "log-level", "info", "Least level of the module's log lines printed (trace, debug, info, warn, error, critical); Envoy logs info and above by default. --json prints all.")
 	fs.BoolVar(&c.jsonOut, "json", false, "Print the report as JSON.")
 }
 
 // Main runs `manager check` with args (those after "check") and returns
 // its exit code: ExitPass, ExitFail or ExitUsage.
 func Main(ctx context.Context, args []string, std IO) int {
-	o, jsonOut, err := parseArgs(args, std)
+	o, pr, err := parseArgs(args, std)
 	if errors.Is(err, pflag.ErrHelp) {
 		return ExitPass
 	}
@@ -78,10 +79,10 @@ func Main(ctx context.Context, args []string, std IO) int {
 		}
 	}
 	res := Run(ctx, o)
-	if jsonOut {
+	if pr.json {
 		err = res.WriteJSON(std.Stdout)
 	} else {
-		err = res.WriteText(std.Stdout)
+		err = res.WriteText(std.Stdout, pr.level)
 	}
 	if err != nil {
 		fmt.Fprintln(std.Stderr, "error: writing the report:", err)
@@ -107,9 +108,15 @@ func exitFor(res *Result, stderr io.Writer) int {
 	return ExitUsage
 }
 
+// printing is how Main prints the report.
+type printing struct {
+	json  bool
+	level int // least log level shown in text
+}
+
 // parseArgs turns the command line into Options; it reads stdin for
 // --config - or --password-stdin.
-func parseArgs(args []string, std IO) (Options, bool, error) {
+func parseArgs(args []string, std IO) (Options, printing, error) {
 	var c cliFlags
 	fs := pflag.NewFlagSet("manager check", pflag.ContinueOnError)
 	fs.SetOutput(std.Stderr)
@@ -120,13 +127,17 @@ func parseArgs(args []string, std IO) (Options, bool, error) {
 	}
 	c.define(fs)
 	if err := fs.Parse(args); err != nil {
-		return Options{}, false, err
+		return Options{}, printing{}, err
 	}
 	if fs.NArg() != 1 {
-		return Options{}, false, fmt.Errorf("want one image reference or .wasm file, got %d arguments", fs.NArg())
+		return Options{}, printing{}, fmt.Errorf("want one image reference or .wasm file, got %d arguments", fs.NArg())
+	}
+	level, err := ParseLogLevel(c.logLevel)
+	if err != nil {
+		return Options{}, printing{}, fmt.Errorf("--log-level: %w", err)
 	}
 	o, err := c.options(fs.Arg(0), std.Stdin)
-	return o, c.jsonOut, err
+	return o, printing{json: c.jsonOut, level: level}, err
 }
 
 // options validates the flags and builds Options for target.

@@ -48,7 +48,8 @@ func TestMainExitCodes(t *testing.T) {
 		{"bad output", []string{"--output", "Istio", good}, ExitUsage, "", "error: --output"},
 		{"bad memory limit", []string{"--memory-limit", "0", good}, ExitUsage, "", "error: --memory-limit"},
 		{"bad timeout", []string{"--timeout", "0s", good}, ExitUsage, "", "error: --timeout"},
-		{"unknown flag", []string{"--colour", good}, ExitUsage, "", "error: unknown flag: --colour"},
+		{"bad log level", []string{"--log-level", "loud", good}, ExitUsage, "", "error: --log-level"},
+		{"unknown flag", []string{"--frobnicate", good}, ExitUsage, "", "error: unknown flag: --frobnicate"},
 		{"password without user", []string{"--password-stdin", good}, ExitUsage, "", "error: --username and --password-stdin"},
 		{"help", []string{"--help"}, ExitPass, "", "Usage: manager check"},
 	} {
@@ -70,6 +71,17 @@ func TestMainConfigFromStdin(t *testing.T) {
 	code, _, errOut = run(t, "[1, 2]", "--config", "-", writeFile(t, "p.wasm", wasmtest.ProxyWasm))
 	if code != ExitUsage || !strings.Contains(errOut, "pluginConfig must be an object") {
 		t.Errorf("a list as pluginConfig: exit %d, stderr %s", code, errOut)
+	}
+}
+
+// TestMainLogLevel: --log-level hides the lower lines of the text report and says how many.
+func TestMainLogLevel(t *testing.T) {
+	path := writeFile(t, "as.wasm", wasmtest.AssemblyScript)
+	args := []string{"--plugin-name", wasmtest.AssemblyScriptRootID, path}
+	_, info, _ := run(t, "", args...)
+	_, debug, _ := run(t, "", append([]string{"--log-level", "debug"}, args...)...)
+	if strings.Contains(info, "  debug: ") || !strings.Contains(info, "below info not shown") || !strings.Contains(debug, "  debug: ") {
+		t.Errorf("--log-level info:\n%s\n--log-level debug:\n%s", info, debug)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/wasmext/wasmext/internal/sandbox"
 )
 
 // logLevels names the Proxy-Wasm log levels 0..5.
@@ -89,8 +91,9 @@ func (r *Result) WriteJSON(w io.Writer) error {
 }
 
 // WriteText writes what r found for a person: the module, its facts, the
-// dry run's logs and times, and the verdict.
-func (r *Result) WriteText(w io.Writer) error {
+// dry run's log lines at minLevel (0 trace .. 5 critical) and above, the
+// times, and the verdict.
+func (r *Result) WriteText(w io.Writer, minLevel int) error {
 	j := r.JSON()
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, v string) {
@@ -119,24 +122,53 @@ func (r *Result) WriteText(w io.Writer) error {
 		return err
 	}
 	if r.DryRun {
-		fmt.Fprintf(w, "Module log (%d lines", len(j.Logs))
-		if j.LogsDropped > 0 {
-			fmt.Fprintf(w, ", %d bytes dropped", j.LogsDropped)
-		}
-		fmt.Fprintln(w, "):")
-		for _, l := range j.Logs {
-			fmt.Fprintf(w, "  %s: %s\n", l.Level, l.Message)
-		}
+		r.writeLogs(w, minLevel)
 	}
 	_, err := fmt.Fprintln(w, r.verdict())
 	return err
 }
 
+// writeLogs prints the module's log lines at minLevel and above.
+func (r *Result) writeLogs(w io.Writer, minLevel int) {
+	var shown []sandbox.LogLine
+	for _, l := range r.Report.Logs {
+		if l.Level >= minLevel {
+			shown = append(shown, l)
+		}
+	}
+	fmt.Fprintf(w, "Module log (%d lines", len(r.Report.Logs))
+	if hidden := len(r.Report.Logs) - len(shown); hidden > 0 {
+		fmt.Fprintf(w, ", %d below %s not shown", hidden, levelName(minLevel))
+	}
+	if r.Report.LogsDropped > 0 {
+		fmt.Fprintf(w, ", %d bytes over the cap dropped", r.Report.LogsDropped)
+	}
+	fmt.Fprintln(w, "):")
+	for _, l := range shown {
+		fmt.Fprintf(w, "  %s: %s\n", levelName(l.Level), l.Message)
+	}
+}
+
+// ParseLogLevel returns the Proxy-Wasm log level named s (trace, debug,
+// info, warn, error, critical).
+func ParseLogLevel(s string) (int, error) {
+	for i, n := range logLevels {
+		if strings.EqualFold(s, n) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("log level %q: want one of %s", s, strings.Join(logLevels, ", "))
+}
+
 // times lists the steps that ran with their durations.
 func (r *Result) times() string {
 	var parts []string
-	if r.Module != nil {
-		parts = append(parts, "fetch "+round(r.Module.Fetch))
+	if m := r.Module; m != nil {
+		verb := "fetch "
+		if m.Format == FormatFile {
+			verb = "read "
+		}
+		parts = append(parts, verb+round(m.Fetch))
 	}
 	if r.Inspect > 0 {
 		parts = append(parts, "inspect "+round(r.Inspect))
