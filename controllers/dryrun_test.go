@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"fmt"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -91,4 +92,51 @@ func TestDryRunSkipped(t *testing.T) {
 	if _, err := getWasmPlugin(ns, "dry-skip"); err != nil {
 		t.Fatalf("the WasmPlugin is gone after a refused dry run: %v", err)
 	}
+}
+
+// TestDryRunRefusesBadConfig: a module built with a real Proxy-Wasm SDK
+// (AssemblyScript + @solo-io/proxy-runtime) refuses a pluginConfig typo in
+// proxy_on_configure. The dry run runs it with the exact bytes the proxy
+// would get, so the edit is refused with the module's own log line, and
+// the WasmPlugin keeps the configuration that worked.
+func TestDryRunRefusesBadConfig(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	pushT(t, reg, "acme/dry-config:v1", oci.FormatCNCF, wasmtest.AssemblyScript)
+	ext := newExtension(ns, "dry-config", reg.Ref("acme/dry-config:v1"))
+	ext.Spec.PluginName = wasmtest.AssemblyScriptRootID
+	ext.Spec.PluginConfig = jsonValue(t, map[string]any{"header": "x-name", "value": "v"})
+	create(t, ext)
+	waitReady(t, ns, "dry-config")
+	before, err := getWasmPlugin(ns, "dry-config")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	update(t, ns, "dry-config", func(e *v1alpha1.WasmExtension) {
+		e.Spec.PluginConfig = jsonValue(t, map[string]any{"header": "x-name", "vaule": "v"})
+	})
+	got := waitCondition(t, ns, "dry-config", v1alpha1.ConditionModuleValidated, metav1.ConditionFalse, v1alpha1.ReasonConfigureFailed)
+	assertMessageContains(t, got, v1alpha1.ConditionModuleValidated, `asplugin: invalid plugin configuration: unknown key "vaule"`)
+	waitCondition(t, ns, "dry-config", v1alpha1.ConditionReady, metav1.ConditionFalse, v1alpha1.ReasonConfigureFailed)
+	after, err := getWasmPlugin(ns, "dry-config")
+	if err != nil || after.ResourceVersion != before.ResourceVersion {
+		t.Fatalf("the WasmPlugin changed (resourceVersion %s → %v, %v); a refused pluginConfig must change nothing",
+			before.ResourceVersion, after, err)
+	}
+
+	// The fix is dry-run again and rendered.
+	update(t, ns, "dry-config", func(e *v1alpha1.WasmExtension) {
+		e.Spec.PluginConfig = jsonValue(t, map[string]any{"header": "x-name", "value": "w"})
+	})
+	eventually(t, "the fixed pluginConfig rendered", func() error {
+		wp, err := getWasmPlugin(ns, "dry-config")
+		if err != nil {
+			return err
+		}
+		if v := wp.Spec.PluginConfig.GetFields()["value"].GetStringValue(); v != "w" {
+			return fmt.Errorf("WasmPlugin pluginConfig value %q, want w", v)
+		}
+		return nil
+	})
 }
