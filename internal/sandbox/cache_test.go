@@ -99,7 +99,7 @@ func TestCallerGivingUpIsNotRemembered(t *testing.T) {
 	wantSentinel(t, err, ErrTimeout)
 	wantContains(t, err.Error(), "the caller gave up")
 	if _, found := s.results.Get(Key(in)); found {
-		t.Error("a cancelled run was remembered")
+		t.Error("a canceled run was remembered")
 	}
 }
 

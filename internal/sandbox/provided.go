@@ -1,9 +1,5 @@
 package sandbox
 
-import (
-	"strings"
-)
-
 // ABI markers, as Envoy's host knows them.
 const (
 	abi010 = "proxy_abi_version_0_1_0"
@@ -114,10 +110,4 @@ func providedFor(abi, moduleDotName string) bool {
 		return set[moduleDotName]
 	}
 	return providedAny[moduleDotName]
-}
-
-// splitName splits "module.name" at the first dot.
-func splitName(moduleDotName string) (module, name string) {
-	module, name, _ = strings.Cut(moduleDotName, ".")
-	return module, name
 }

@@ -13,7 +13,6 @@ const (
 	resultOk                  = 0
 	resultNotFound            = 1
 	resultBadArgument         = 2
-	resultSerializationFail   = 3
 	resultInvalidMemoryAccess = 6
 	resultEmpty               = 7
 	resultCasMismatch         = 8
@@ -53,7 +52,6 @@ type runState struct {
 	logBytes int
 	dropped  int
 	kept     int // bytes held in the maps below, bounded by hostLimit
-	procExit *procExitError
 
 	props      map[string][]byte
 	maps       [4][]pair

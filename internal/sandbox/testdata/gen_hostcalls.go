@@ -18,7 +18,7 @@ import (
 // and whether it returns i32.
 type hostcall struct {
 	module, name, params string
-	result             bool
+	result               bool
 }
 
 var calls = []hostcall{
