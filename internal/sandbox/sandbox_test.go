@@ -144,3 +144,14 @@ func TestABISpecificImports(t *testing.T) {
 		t.Errorf("logs %q, want %q", got, want)
 	}
 }
+
+func TestAllocatorIsChecked(t *testing.T) {
+	s := newSandbox(t, Config{})
+	_, err := s.Run(context.Background(), Input{Wasm: fixture(t, "bad_allocator")})
+	wantSentinel(t, err, ErrInvalidABI)
+	wantContains(t, err.Error(), "malloc as (i64)->i64", "(i32)->i32")
+
+	_, err = s.Run(context.Background(), Input{Wasm: fixture(t, "no_allocator")})
+	wantSentinel(t, err, ErrInvalidABI)
+	wantContains(t, err.Error(), "neither proxy_on_memory_allocate nor malloc")
+}
