@@ -305,7 +305,7 @@ func run(ctx context.Context, o *options) error {
 // setUpReconciler wires the fetcher, the module loader, the module store,
 // the Sigstore root and the dry-run sandbox into the reconciler and adds it
 // to mgr. It returns the module server, whose misses the reconciler refills.
-func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options, _ *sandbox.Sandbox) (*cache.Server, error) {
+func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options, sb *sandbox.Sandbox) (*cache.Server, error) {
 	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: o.maxSize.Value(), UserAgent: "wasmext"})
 	publicGood := &verify.PublicGoodRoot{}
 	if o.sigstoreTUF {
@@ -330,7 +330,7 @@ func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options, _ *sandb
 		Policy:       policy.NewHolder(o.policy),
 		Fetcher:      fetcher,
 		SigstoreRoot: publicGood.Get,
-		// TODO: Sandbox: sb, once controllers.WasmExtensionReconciler has the field.
+		Sandbox:      sb,
 
 		SecretNamespaces: o.secretNS,
 		RootNamespace:    o.rootNamespace,
