@@ -2,6 +2,9 @@ package controllers
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -139,4 +142,51 @@ func TestDryRunRefusesBadConfig(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestDryRunHostile: hostile modules pushed as a new version of a working
+// extension each get their Reason, within the suite's dry-run limit (3s),
+// and the WasmPlugin keeps serving the old digest (fixtures of
+// internal/sandbox/testdata, built with wat2wasm).
+func TestDryRunHostile(t *testing.T) {
+	for _, c := range []struct {
+		fixture, reason string
+		stalled         bool
+	}{
+		{"loop_configure", v1alpha1.ReasonTimeout, false},
+		{"loop_initialize", v1alpha1.ReasonTimeout, false},
+		{"memory_bomb", v1alpha1.ReasonMemoryLimit, true},
+		{"missing_import", v1alpha1.ReasonMissingImport, true},
+		{"bad_signature", v1alpha1.ReasonInvalidABI, true},
+		// Logging a GiB is capped, not refused: the module passes and
+		// the operator keeps 64 KiB of it.
+		{"log_flood", "", false},
+	} {
+		t.Run(c.fixture, func(t *testing.T) {
+			t.Parallel()
+			wasm, err := os.ReadFile(filepath.Join("..", "internal", "sandbox", "testdata", c.fixture+".wasm"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := strings.ReplaceAll(c.fixture, "_", "-")
+			reg := ocitest.NewRegistry(t)
+			ns := namespace(t)
+			d1 := pushT(t, reg, "acme/"+name+":v1", oci.FormatCNCF, wasmtest.ProxyWasm)
+			create(t, newExtension(ns, name, reg.Ref("acme/"+name+":v1")))
+			waitServes(t, ns, name, d1)
+			d2 := pushT(t, reg, "acme/"+name+":v1", oci.FormatCNCF, wasm)
+			requestReconcile(t, ns, name)
+			if c.reason == "" {
+				waitServes(t, ns, name, d2)
+				return
+			}
+			waitCondition(t, ns, name, v1alpha1.ConditionModuleValidated, metav1.ConditionFalse, c.reason)
+			summary := v1alpha1.ConditionReconciling
+			if c.stalled {
+				summary = v1alpha1.ConditionStalled
+			}
+			waitCondition(t, ns, name, summary, metav1.ConditionTrue, c.reason)
+			waitServes(t, ns, name, d1)
+		})
+	}
 }
