@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -9,6 +10,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/wasmext/wasmext/internal/sandbox"
 )
 
 // writeCounter counts the operator's API writes per namespace: every
@@ -69,4 +72,33 @@ func (c countingRecorder) Eventf(regarding, related runtime.Object, eventtype, r
 		c.n.add(m.GetNamespace())
 	}
 	c.EventRecorder.Eventf(regarding, related, eventtype, reason, action, note, args...)
+}
+
+// countingSandbox counts, per module sha256, the calls that reached the
+// sandbox and the dry runs it really made (not answered from memory).
+type countingSandbox struct {
+	*sandbox.Sandbox
+	mu          sync.Mutex
+	calls, runs map[string]int
+}
+
+func (c *countingSandbox) Run(ctx context.Context, in sandbox.Input) (sandbox.Report, error) {
+	rep, err := c.Sandbox.Run(ctx, in)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.calls == nil {
+		c.calls, c.runs = map[string]int{}, map[string]int{}
+	}
+	c.calls[in.SHA256]++
+	if !rep.Cached {
+		c.runs[in.SHA256]++
+	}
+	return rep, err
+}
+
+// counts returns the calls and real dry runs of the module with this sha256.
+func (c *countingSandbox) counts(sha string) (calls, runs int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls[sha], c.runs[sha]
 }

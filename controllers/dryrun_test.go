@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -189,4 +190,46 @@ func TestDryRunHostile(t *testing.T) {
 			waitServes(t, ns, name, d1)
 		})
 	}
+}
+
+// TestDryRunOncePerInput: extensions sharing a module and a configuration
+// share one dry run; a resync or a reconcile request runs none (status
+// covers it); a new pluginConfig runs one more.
+func TestDryRunOncePerInput(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	wasm := wasmtest.Variant(4242)
+	sha := fmt.Sprintf("%x", sha256.Sum256(wasm))
+	pushT(t, reg, "acme/dry-shared:v1", oci.FormatCNCF, wasm)
+	const n = 6
+	for i := range n {
+		create(t, newExtension(ns, fmt.Sprintf("shared-%d", i), reg.Ref("acme/dry-shared:v1")))
+	}
+	for i := range n {
+		waitReady(t, ns, fmt.Sprintf("shared-%d", i))
+	}
+	counter := reconciler.Sandbox.(*countingSandbox)
+	calls, runs := counter.counts(sha)
+	if runs != 1 {
+		t.Fatalf("%d extensions over one module and configuration made %d dry runs (%d calls); want 1", n, runs, calls)
+	}
+	requestReconcile(t, ns, "shared-0")
+	eventually(t, "the reconcile request answered", func() error {
+		if got := getExt(t, ns, "shared-0").Status.LastHandledReconcileAt; got == "" {
+			return fmt.Errorf("lastHandledReconcileAt empty")
+		}
+		return nil
+	})
+	if c, _ := counter.counts(sha); c != calls {
+		t.Fatalf("a reconcile request called the sandbox (%d calls, was %d): status.module.dryRun covers it", c, calls)
+	}
+	update(t, ns, "shared-1", func(e *v1alpha1.WasmExtension) {
+		e.Spec.PluginConfig = jsonValue(t, map[string]any{"header": "x-other"})
+	})
+	eventually(t, "the new pluginConfig dry-run", func() error {
+		if _, r := counter.counts(sha); r != 2 {
+			return fmt.Errorf("%d dry runs, want 2", r)
+		}
+		return nil
+	})
 }

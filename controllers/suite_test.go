@@ -116,7 +116,7 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		Policy:      policy.NewHolder(policy.Policy{}),
 		Fetcher:     fetcher,
 		ModuleURL:   func(sha string) string { return moduleServer.URL(moduleServerURL, sha) },
-		Sandbox:     sandbox.New(sandbox.Config{Timeout: 3 * time.Second}),
+		Sandbox:     &countingSandbox{Sandbox: sandbox.New(sandbox.Config{Timeout: 3 * time.Second})},
 		ModuleBytes: moduleServer.Store.Get,
 	}
 	moduleServer.Refill = reconciler.RefillModule

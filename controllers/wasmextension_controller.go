@@ -47,6 +47,12 @@ type Resolver interface {
 	Resolve(ctx context.Context, req oci.Request) (oci.Resolved, error)
 }
 
+// DryRunner runs a module in a Proxy-Wasm sandbox; *sandbox.Sandbox
+// implements it.
+type DryRunner interface {
+	Run(ctx context.Context, in sandbox.Input) (sandbox.Report, error)
+}
+
 // WasmExtensionReconciler reconciles WasmExtension objects.
 type WasmExtensionReconciler struct {
 	client.Client
@@ -75,9 +81,10 @@ type WasmExtensionReconciler struct {
 	// SecretNamespaces, when not empty, are the only namespaces whose
 	// Secrets the operator may read (--secret-namespaces).
 	SecretNamespaces []string
-	// Sandbox dry-runs modules before anything is rendered; nil skips the
-	// dry run (modules are still inspected).
-	Sandbox *sandbox.Sandbox
+	// Sandbox dry-runs modules before anything is rendered
+	// (*sandbox.Sandbox); nil skips the dry run (modules are still
+	// inspected).
+	Sandbox DryRunner
 	// ModuleBytes returns the .wasm with this sha256 if the module
 	// server's store holds it; nil, or a miss, pulls it again by digest.
 	ModuleBytes func(sha256 string) ([]byte, bool)
