@@ -331,6 +331,7 @@ func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options, sb *sand
 		Fetcher:      fetcher,
 		SigstoreRoot: publicGood.Get,
 		Sandbox:      sb,
+		ModuleBytes:  modules.Store.Get,
 
 		SecretNamespaces: o.secretNS,
 		RootNamespace:    o.rootNamespace,
