@@ -123,3 +123,18 @@ func TestMaxConcurrentQueuesRuns(t *testing.T) {
 		t.Errorf("after the slot freed: %v", err)
 	}
 }
+
+func TestTimeoutIsNotRemembered(t *testing.T) {
+	s := newSandbox(t, Config{Timeout: 200 * time.Millisecond})
+	in := Input{Wasm: fixture(t, "loop_configure")}
+	for range 2 {
+		rep, err := s.Run(context.Background(), in)
+		wantSentinel(t, err, ErrTimeout)
+		if rep.Cached {
+			t.Fatal("a Timeout was answered from memory; it must be run again (the node may have been busy)")
+		}
+	}
+	if got := s.started.Load(); got != 2 {
+		t.Errorf("%d runs, want 2", got)
+	}
+}

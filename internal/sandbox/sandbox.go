@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -92,7 +93,8 @@ func (s *Sandbox) Close(ctx context.Context) error {
 // Run dry-runs in.Wasm once per Key(in); a repeated key returns the
 // remembered Report and error (Report.Cached true). Concurrent calls with
 // one key share one run. A run the caller gave up on (ctx done) is not
-// remembered.
+// remembered, and neither is a Timeout: a node too busy to finish in time
+// looks the same as a loop, so the operator retries it with backoff.
 func (s *Sandbox) Run(ctx context.Context, in Input) (Report, error) {
 	key := Key(in)
 	if v, found := s.results.Get(key); found {
@@ -103,7 +105,7 @@ func (s *Sandbox) Run(ctx context.Context, in Input) (Report, error) {
 	}
 	v, _, _ := s.runs.Do(key, func() (any, error) {
 		res := s.run(ctx, in)
-		if ctx.Err() == nil && !s.isClosed() {
+		if ctx.Err() == nil && !s.isClosed() && !errors.Is(res.err, ErrTimeout) {
 			s.results.Add(key, res)
 		}
 		return res, nil
