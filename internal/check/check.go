@@ -34,6 +34,8 @@ type Options struct {
 	PluginName string
 	// Type is spec.type: "HTTP" (default when "") or "NETWORK".
 	Type string
+	// Env is the inline values of spec.env (the VM's environment).
+	Env map[string]string
 	// Sandbox configures the dry run when Runner is nil.
 	Sandbox sandbox.Config
 	// Runner dry-runs the module; nil: a sandbox.New(Sandbox) closed
@@ -107,7 +109,7 @@ func Run(ctx context.Context, o Options) *Result {
 	}
 	in := sandbox.Input{
 		Wasm: res.Module.Wasm, SHA256: res.Module.SHA256, PluginName: o.PluginName,
-		PluginConfig: cfg, Type: res.Type,
+		PluginConfig: cfg, Type: res.Type, Env: o.Env,
 	}
 	res.Key = sandbox.Key(in)
 	res.DryRun = true

@@ -39,6 +39,7 @@ type cliFlags struct {
 	config, pluginName, typ, output, username, memory, maxSize, logLevel string
 	insecure, passwordStdin, jsonOut, compiler                           bool
 	timeout                                                              time.Duration
+	env                                                                  []string
 	maxLogBytes                                                          int
 }
 
@@ -46,6 +47,7 @@ func (c *cliFlags) define(fs *pflag.FlagSet) {
 	fs.StringVar(&c.config, "config", "", "File holding the pluginConfig (JSON or YAML, as under spec.pluginConfig); - reads stdin.")
 	fs.StringVar(&c.pluginName, "plugin-name", "", "spec.pluginName: the plugin name (root id) handed to the module.")
 	fs.StringVar(&c.typ, "type", string(v1alpha1.PluginTypeHTTP), "spec.type: HTTP or NETWORK.")
+	fs.StringArrayVar(&c.env, "env", nil, "NAME=VALUE of spec.env (inline values; repeat the flag), the Wasm VM's environment.")
 	fs.StringVar(&c.output, "output", string(v1alpha1.OutputAuto), "spec.output, for how the module receives the pluginConfig: Auto, WasmPlugin and TrafficExtension re-encode it as istiod does (numbers as doubles, keys sorted); EnvoyFilter passes the JSON as written.")
 	fs.BoolVar(&c.insecure, "insecure", false, "Reach the registry over plain HTTP (a local registry).")
 	fs.BoolVar(&c.insecure, "plain-http", false, "Same as --insecure.")
@@ -167,6 +169,9 @@ func (c *cliFlags) options(target string, stdin io.Reader) (Options, error) {
 	}
 	o.MaxModuleSize = q.Value()
 	o.Sandbox = sandbox.Config{Timeout: c.timeout, MemoryLimitPages: pages, MaxLogBytes: c.maxLogBytes, Compiler: c.compiler}
+	if o.Env, err = parseEnv(c.env); err != nil {
+		return o, err
+	}
 	if c.config == "-" && c.passwordStdin {
 		return o, fmt.Errorf("--config - and --password-stdin both want stdin")
 	}
@@ -175,6 +180,22 @@ func (c *cliFlags) options(target string, stdin io.Reader) (Options, error) {
 	}
 	o.PluginConfig, err = c.pluginConfig(stdin)
 	return o, err
+}
+
+// parseEnv reads the --env NAME=VALUE pairs.
+func parseEnv(pairs []string) (map[string]string, error) {
+	if len(pairs) == 0 {
+		return nil, nil
+	}
+	env := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		name, value, ok := strings.Cut(p, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--env %q: want NAME=VALUE", p)
+		}
+		env[name] = value
+	}
+	return env, nil
 }
 
 // credential reads --username and the password from stdin.

@@ -48,6 +48,7 @@ func TestMainExitCodes(t *testing.T) {
 		{"bad output", []string{"--output", "Istio", good}, ExitUsage, "", "error: --output"},
 		{"bad memory limit", []string{"--memory-limit", "0", good}, ExitUsage, "", "error: --memory-limit"},
 		{"bad timeout", []string{"--timeout", "0s", good}, ExitUsage, "", "error: --timeout"},
+		{"bad env", []string{"--env", "=x", good}, ExitUsage, "", "error: --env"},
 		{"bad log level", []string{"--log-level", "loud", good}, ExitUsage, "", "error: --log-level"},
 		{"unknown flag", []string{"--frobnicate", good}, ExitUsage, "", "error: unknown flag: --frobnicate"},
 		{"password without user", []string{"--password-stdin", good}, ExitUsage, "", "error: --username and --password-stdin"},
@@ -82,6 +83,24 @@ func TestMainLogLevel(t *testing.T) {
 	_, debug, _ := run(t, "", append([]string{"--log-level", "debug"}, args...)...)
 	if strings.Contains(info, "  debug: ") || !strings.Contains(info, "below info not shown") || !strings.Contains(debug, "  debug: ") {
 		t.Errorf("--log-level info:\n%s\n--log-level debug:\n%s", info, debug)
+	}
+}
+
+// TestMainEnvChangesTheDryRun: --env is part of the dry run's input, as spec.env is in the
+// operator (the key it stores in status.module.dryRun changes with it).
+func TestMainEnvChangesTheDryRun(t *testing.T) {
+	path := writeFile(t, "p.wasm", wasmtest.ProxyWasm)
+	keys := map[string]bool{}
+	for _, args := range [][]string{{path}, {"--env", "MODE=strict", path}, {"--env", "MODE=lax", "--env", "X=1", path}} {
+		code, out, errOut := run(t, "", append([]string{"--json"}, args...)...)
+		var j JSONReport
+		if err := json.Unmarshal([]byte(out), &j); err != nil || code != ExitPass {
+			t.Fatalf("%v: exit %d, %v, stderr %s", args, code, err, errOut)
+		}
+		keys[j.DryRunKey] = true
+	}
+	if len(keys) != 3 {
+		t.Errorf("dry-run keys %v; want one per environment", keys)
 	}
 }
 
