@@ -40,6 +40,7 @@ func TestMainExitCodes(t *testing.T) {
 		{"pass", []string{good}, ExitPass, "Result: PASS", ""},
 		{"configure fails", []string{bad}, ExitFail, "configure_fails: rejecting the configuration", "ConfigureFailed: "},
 		{"traps", []string{writeFile(t, "trap.wasm", wasmtest.ConfigureTraps)}, ExitFail, "Result: FAIL ModuleTrapped", "ModuleTrapped: "},
+		{"timeout", []string{"--timeout", "1ns", good}, ExitFail, "Result: FAIL Timeout", "Timeout: "},
 		{"not proxy-wasm", []string{notProxy}, ExitFail, "Result: FAIL NotProxyWasm", "NotProxyWasm: "},
 		{"missing file", []string{t.TempDir() + "/none.wasm"}, ExitUsage, "Result: ERROR", "error: "},
 		{"no argument", nil, ExitUsage, "", "error: want one image reference"},
