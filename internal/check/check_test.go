@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
@@ -122,7 +123,7 @@ func TestRunLimits(t *testing.T) {
 	// GoWASIP1 starts with more than one page; a one-page limit refuses it.
 	res := Run(context.Background(), Options{
 		Source:  Source{Target: writeFile(t, "go.wasm", wasmtest.GoWASIP1)},
-		Sandbox: sandbox.Config{MemoryLimitPages: 1},
+		Sandbox: sandbox.Config{MemoryLimitPages: 1, Timeout: time.Minute}, // compiling 3.3 MB under -race is slow
 	})
 	if res.Reason != v1alpha1.ReasonMemoryLimit {
 		t.Errorf("one page: reason %q (err %v); want MemoryLimit", res.Reason, res.Err)
