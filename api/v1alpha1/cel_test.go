@@ -64,6 +64,11 @@ const (
 	msgGroupKind         = "group must be gateway.networking.k8s.io for kind Gateway and GatewayClass"
 	msgEFDelivery        = "output EnvoyFilter always loads the module from the operator's module server"
 	msgSkipReason        = "dryRun Disabled needs a skipReason"
+	msgImageOrHTTP       = "set exactly one of image and http"
+	msgSemverRepo        = "with semver, image names the repository without a tag or digest"
+	msgSemverDigest      = "semver picks the tag and digest; remove digest"
+	msgHTTPNoDigest      = "digest and pullSecretRef apply to image"
+	msgHTTPURL           = "url must start with https://"
 )
 
 const (
@@ -117,6 +122,18 @@ var celCases = []celCase{
 	{"interval 9s", "module: {image: registry.example.com/acme/filter:1.0, interval: 9s}", msgInterval},
 	{"interval 500ms", "module: {image: registry.example.com/acme/filter:1.0, interval: 500ms}", msgInterval},
 	{"interval 9999ms", "module: {image: registry.example.com/acme/filter:1.0, interval: 9999ms}", msgInterval},
+	{"no source", "module: {interval: 10m}", msgImageOrHTTP},
+	{"image and http", "module: {image: r.example.com/a/f:1, http: {url: 'https://h.example.com/f.wasm', sha256: SHA}}", msgImageOrHTTP},
+	{"http source", "module: {http: {url: 'https://h.example.com/f.wasm', sha256: SHA, caSecretRef: {name: ca}}}", ""},
+	{"http in cluster", "module: {http: {url: 'http://files.web.svc/f.wasm', sha256: SHA}}", ""},
+	{"http ftp", "module: {http: {url: 'ftp://h.example.com/f.wasm', sha256: SHA}}", msgHTTPURL},
+	{"http with digest", "module: {http: {url: 'https://h.example.com/f.wasm', sha256: SHA}, digest: 'sha256:SHA'}", msgHTTPNoDigest},
+	{"http with pull secret", "module: {http: {url: 'https://h.example.com/f.wasm', sha256: SHA}, pullSecretRef: {name: s}}", msgHTTPNoDigest},
+	{"semver", "module: {image: 'r.example.com:5000/acme/filter', semver: '>=1.2.0 <2.0.0'}", ""},
+	{"semver with tag", "module: {image: 'r.example.com/acme/filter:1.2.0', semver: '>=1.2.0'}", msgSemverRepo},
+	{"semver with digest ref", "module: {image: 'r.example.com/acme/filter@sha256:SHA', semver: '>=1.2.0'}", msgSemverRepo},
+	{"semver with digest pin", "module: {image: 'r.example.com/acme/filter', semver: '>=1.2.0', digest: 'sha256:SHA'}", msgSemverDigest},
+	{"semver with http", "module: {http: {url: 'https://h.example.com/f.wasm', sha256: SHA}, semver: '1.x'}", msgSemverRepo},
 	{"dry run disabled without reason", img + "validation: {dryRun: Disabled}", msgSkipReason},
 	{"dry run disabled, empty reason", img + "validation: {dryRun: Disabled, skipReason: ''}", msgSkipReason},
 	{"dry run disabled with reason", img + "validation: {dryRun: Disabled, skipReason: needs a gRPC answer in on_configure}", ""},
@@ -160,7 +177,7 @@ var celCases = []celCase{
 func TestCELRules(t *testing.T) {
 	for i, tc := range celCases {
 		t.Run(tc.name, func(t *testing.T) {
-			obj := extension(t, fmt.Sprintf("cel-%d", i), tc.spec)
+			obj := extension(t, fmt.Sprintf("cel-%d", i), strings.ReplaceAll(tc.spec, "SHA", strings.Repeat("a", 64)))
 			err := create(t, obj)
 			switch {
 			case tc.refused == "" && err != nil:

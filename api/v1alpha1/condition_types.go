@@ -137,3 +137,20 @@ const (
 	// was only inspected (condition True, with the skipReason).
 	ReasonDryRunSkipped = "DryRunSkipped"
 )
+
+// Source reasons (condition ModuleFetched).
+const (
+	// ReasonRegistryUnavailable: the registry (or HTTP source) did not
+	// answer, answered 5xx or was too slow. The rendered objects keep the
+	// digest in use and Ready stays True for it; retried with capped
+	// backoff.
+	ReasonRegistryUnavailable = "RegistryUnavailable"
+	// ReasonInvalidSemver: module.semver is not a valid range.
+	ReasonInvalidSemver = "InvalidSemver"
+	// ReasonNoMatchingTag: no tag of the repository matches module.semver.
+	ReasonNoMatchingTag = "NoMatchingTag"
+	// ReasonAddressRefused: a registry, token realm, redirect or HTTP source
+	// resolved to a link-local, cloud-metadata or policy-denied address,
+	// which the operator never connects to.
+	ReasonAddressRefused = "AddressRefused"
+)

@@ -168,17 +168,42 @@ type WasmExtensionSpec struct {
 	Match []TrafficSelector `json:"match,omitempty"`
 }
 
-// ModuleSource names an OCI artifact holding a Wasm module.
+// ModuleSource names the Wasm module: an OCI artifact (image, optionally
+// tracking the highest tag matching semver) or an HTTP(S) URL with its
+// sha256 (http).
+//
+// +kubebuilder:validation:XValidation:rule="has(self.image) != has(self.http)",message="set exactly one of image and http"
+// +kubebuilder:validation:XValidation:rule="!has(self.semver) || (has(self.image) && !self.image.contains('@') && !self.image.split('/')[size(self.image.split('/')) - 1].contains(':'))",message="with semver, image names the repository without a tag or digest, e.g. registry.example.com/acme/filter"
+// +kubebuilder:validation:XValidation:rule="!has(self.semver) || !has(self.digest)",message="semver picks the tag and digest; remove digest"
+// +kubebuilder:validation:XValidation:rule="!has(self.http) || (!has(self.digest) && !has(self.pullSecretRef))",message="digest and pullSecretRef apply to image; an http source is pinned by http.sha256"
 type ModuleSource struct {
 	// image is the OCI reference of the module, by tag
 	// (`registry.example.com/acme/filter:1.2.0`) or by digest
-	// (`registry.example.com/acme/filter@sha256:…`). A tag is resolved to a
-	// digest by the operator, and only that digest is rendered.
-	// +required
+	// (`registry.example.com/acme/filter@sha256:…`), or with semver the
+	// repository alone. A tag is resolved to a digest by the operator, and
+	// only that digest is rendered.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=1024
 	// +kubebuilder:validation:XValidation:rule="!self.startsWith('oci://') && !self.contains('://')",message="image is an OCI reference without a scheme, e.g. registry.example.com/acme/filter:1.0"
-	Image string `json:"image"`
+	Image string `json:"image,omitempty"`
+
+	// semver tracks the highest tag of image's repository that matches
+	// this range (github.com/Masterminds/semver/v3 syntax, e.g.
+	// ">=1.2.0 <2.0.0" or "~1.4"). The tags are listed each interval; a new
+	// highest match goes through the whole pipeline (verify, inspect, dry
+	// run) before anything rendered changes. status.module.tag says which
+	// tag is rendered.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	Semver string `json:"semver,omitempty"`
+
+	// http fetches the .wasm from an HTTP(S) URL instead of a registry,
+	// once, pinned by its sha256, and serves it from the module cache like
+	// any module.
+	// +optional
+	HTTP *HTTPSource `json:"http,omitempty"`
 
 	// digest pins the manifest digest the image must resolve to
 	// (sha256:<64 hex>). Anything else is refused with PinnedDigestMismatch.
@@ -524,6 +549,16 @@ type ModuleStatus struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	URL string `json:"url,omitempty"`
+	// tag is the tag semver chose (empty without semver).
+	// +optional
+	// +kubebuilder:validation:MaxLength=128
+	Tag string `json:"tag,omitempty"`
+	// confirmedAt is when the source last confirmed that it still points
+	// at this digest. While the source is unreachable it says how fresh
+	// Ready is: the mesh keeps running this module (see the Ready
+	// condition).
+	// +optional
+	ConfirmedAt *metav1.Time `json:"confirmedAt,omitempty"`
 	// dryRun records the dry run that passed for what is rendered.
 	// +optional
 	DryRun *DryRunStatus `json:"dryRun,omitempty"`
