@@ -123,5 +123,5 @@ type Report struct {
 	Compile     time.Duration // 0 when the compiled module came from the cache
 	Run         time.Duration
 	PeakPages   uint32
-	Cached      bool // the result came from the result cache (no run)
+	Cached      bool // no run for this call: a remembered result, or one shared with a concurrent call
 }

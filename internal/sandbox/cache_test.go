@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -62,8 +63,15 @@ func TestConcurrentRunsShareOneRun(t *testing.T) {
 	in := Input{Wasm: fixture(t, "good")}
 	var wg sync.WaitGroup
 	errs := make([]error, 8)
+	var ran atomic.Int32
 	for i := range errs {
-		wg.Go(func() { _, errs[i] = s.Run(context.Background(), in) })
+		wg.Go(func() {
+			var rep Report
+			rep, errs[i] = s.Run(context.Background(), in)
+			if !rep.Cached {
+				ran.Add(1)
+			}
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -71,6 +79,9 @@ func TestConcurrentRunsShareOneRun(t *testing.T) {
 	}
 	if got := s.started.Load(); got != 1 {
 		t.Errorf("%d dry runs, want 1", got)
+	}
+	if got := ran.Load(); got != 1 {
+		t.Errorf("%d reports say they ran (Cached false), want 1", got)
 	}
 }
 

@@ -103,7 +103,9 @@ func (s *Sandbox) Run(ctx context.Context, in Input) (Report, error) {
 		rep.Logs, rep.Imports, rep.Cached = slices.Clone(rep.Logs), slices.Clone(rep.Imports), true
 		return rep, res.err
 	}
+	ran := false // this call ran it; callers that joined it did not
 	v, _, _ := s.runs.Do(key, func() (any, error) {
+		ran = true
 		res := s.run(ctx, in)
 		if ctx.Err() == nil && !s.isClosed() && !errors.Is(res.err, ErrTimeout) {
 			s.results.Add(key, res)
@@ -112,7 +114,7 @@ func (s *Sandbox) Run(ctx context.Context, in Input) (Report, error) {
 	})
 	res := v.(result)
 	rep := res.rep
-	rep.Logs, rep.Imports = slices.Clone(rep.Logs), slices.Clone(rep.Imports)
+	rep.Logs, rep.Imports, rep.Cached = slices.Clone(rep.Logs), slices.Clone(rep.Imports), !ran
 	return rep, res.err
 }
 
