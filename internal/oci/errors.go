@@ -1,10 +1,15 @@
 package oci
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
+	"syscall"
 
 	"oras.land/oras-go/v2/content"
 	"oras.land/oras-go/v2/errdef"
@@ -37,6 +42,12 @@ var (
 	ErrInvalidPullSecret = errors.New("invalid pull secret")
 )
 
+// ErrUnavailable is the one transient sentinel: the registry did not
+// answer (connection refused or reset, no route, DNS failure, timeout,
+// the connection dropped mid-answer) or answered 5xx or 429. Nobody has to
+// change anything: the caller retries with backoff and keeps what it has.
+var ErrUnavailable = errors.New("registry unavailable")
+
 // classify wraps err from oras-go or the transport with the sentinel it
 // stands for, if any, and with what was being done. The original error stays
 // in the chain for logs.
@@ -53,7 +64,36 @@ func classify(err error, doing string) error {
 	if errors.Is(err, http.ErrSchemeMismatch) {
 		return fmt.Errorf("%s: %w (the registry speaks plain HTTP; mark the source insecure if that is intended)", doing, err)
 	}
+	if Unavailable(err) {
+		return fmt.Errorf("%s: %w: %w", doing, ErrUnavailable, err)
+	}
 	return fmt.Errorf("%s: %w", doing, err)
+}
+
+// Unavailable reports whether err says the server did not answer in time
+// or at all, or answered 5xx or 429 (see ErrUnavailable). TLS and
+// certificate errors, and a refused address, are not outages.
+func Unavailable(err error) bool {
+	if errors.Is(err, ErrUnavailable) {
+		return true
+	}
+	var resp *errcode.ErrorResponse
+	if errors.As(err, &resp) {
+		return resp.StatusCode >= http.StatusInternalServerError || resp.StatusCode == http.StatusTooManyRequests
+	}
+	var dns *net.DNSError
+	var op *net.OpError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return true
+	case errors.As(err, &dns):
+		return true
+	case errors.As(err, &op):
+		return op.Op == "dial" || op.Op == "read" || op.Op == "write"
+	}
+	var timeout interface{ Timeout() bool }
+	return errors.As(err, &timeout) && timeout.Timeout()
 }
 
 // sentinelFor returns the sentinel error err maps to, or nil when err is
