@@ -71,6 +71,9 @@ func classify(condition string, err error) (reason string, stalled bool) {
 		}
 	}
 	switch {
+	case condition == v1alpha1.ConditionModuleFetched && errors.Is(err, oci.ErrUnavailable):
+		// An outage: what is rendered keeps serving (see setSummary).
+		return v1alpha1.ReasonRegistryUnavailable, false
 	case errors.Is(err, errSecretRead):
 		return v1alpha1.ReasonSecretUnavailable, false
 	case errors.Is(err, sandbox.ErrTimeout):
