@@ -37,6 +37,7 @@ resources: {limits: {memory: 256Mi}, requests: {cpu: 50m, memory: 128Mi}}
 tolerations: [{key: dedicated, operator: Equal, value: ops, effect: NoSchedule}]
 nodeSelector: {kubernetes.io/os: linux}
 extraArgs: [--zap-stacktrace-level=panic]
+dryRun: {timeout: 3s, memoryLimit: 64Mi, maxLogBytes: 100, concurrency: 2, compiler: true}
 `
 
 // templateCase is one set of values rendered, checked and created in the apiserver.
@@ -104,6 +105,8 @@ func checkCustom(t *testing.T, objs rendered, d *appsv1.Deployment) {
 		"--module-cache-size=64", "--concurrent=4", "--kube-api-qps=20.5", "--kube-api-burst=40",
 		"--istio-root-namespace=mesh-root", "--cluster-domain=corp.example", "--zap-log-level=debug",
 		"--zap-encoder=console", "--metrics-secure=false", "--metrics-bind-address=:8080", "--zap-stacktrace-level=panic",
+		"--dry-run-timeout=3s", "--dry-run-memory-limit=64Mi", "--dry-run-max-log-bytes=100", "--dry-run-concurrency=2",
+		"--dry-run-compiler=true",
 	}, []string{"--module-cache-dir"})
 	if *d.Spec.Replicas != 3 {
 		t.Errorf("replicas %d; want 3", *d.Spec.Replicas)
