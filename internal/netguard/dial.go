@@ -49,7 +49,7 @@ func (p *Policy) control(host string,
 	next func(string, string, syscall.RawConn) error,
 ) func(context.Context, string, string, syscall.RawConn) error {
 	return func(ctx context.Context, network, address string, c syscall.RawConn) error {
-		if err := p.checkDialled(host, address); err != nil {
+		if err := p.checkDialed(host, address); err != nil {
 			return err
 		}
 		switch {
@@ -62,9 +62,9 @@ func (p *Policy) control(host string,
 	}
 }
 
-// checkDialled checks the "ip:port" the dialer is about to connect to. An
-// address that is no IP is refused: nothing is dialled unchecked.
-func (p *Policy) checkDialled(host, address string) error {
+// checkDialed checks the "ip:port" the dialer is about to connect to. An
+// address that is no IP is refused: nothing is dialed unchecked.
+func (p *Policy) checkDialed(host, address string) error {
 	h, _, err := net.SplitHostPort(address)
 	if err != nil {
 		h = address
@@ -85,7 +85,7 @@ func defaultDialer() *net.Dialer {
 // DialTLSContext hooks are dropped, since they would dial unchecked; TLS is
 // done by the transport over the guarded connection), and each request's
 // host is checked with CheckHost before anything is resolved or sent. With
-// a proxy, the proxy's address is what is dialled and checked; the
+// a proxy, the proxy's address is what is dialed and checked; the
 // destination's name or literal address is still checked before the
 // request goes to the proxy. A nil t is a clone of http.DefaultTransport.
 func (p *Policy) Guard(t *http.Transport, d *net.Dialer) *http.Transport {

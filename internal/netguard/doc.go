@@ -8,7 +8,7 @@
 // in WWW-Authenticate, HTTP module sources, Sigstore TUF mirrors and every
 // redirect any of them answers with. A refused address is never connected
 // to: the check runs in the dialer's control hook, after DNS resolution and
-// before the socket connects, on the very IP about to be dialled, so a name
+// before the socket connects, on the very IP about to be dialed, so a name
 // that resolves (or is re-pointed, or redirected) to a refused address is
 // refused too. Host names of metadata services are refused before they are
 // resolved.

@@ -142,7 +142,7 @@ func candidates(ip netip.Addr) []netip.Addr {
 
 // CheckHost refuses host before any resolution: a metadata service's
 // name, or an address literal CheckIP refuses. Other names pass; their
-// addresses are checked when dialled.
+// addresses are checked when dialed.
 func (p *Policy) CheckHost(host string) error {
 	p = p.orDefault()
 	h := strings.TrimSuffix(strings.ToLower(strings.Trim(host, "[]")), ".")

@@ -102,7 +102,7 @@ func TestCheckHost(t *testing.T) {
 		{"metadata.example.com", false, ""}, // not the service, only alike
 		{"registry.metadata.google.internal.example", false, ""},
 		{"10.0.0.1", false, ""},
-		{"localhost", false, ""}, // judged by its addresses when dialled
+		{"localhost", false, ""}, // judged by its addresses when dialed
 	}
 	for _, c := range cases {
 		t.Run(c.host, func(t *testing.T) {
