@@ -29,14 +29,18 @@ func setStatus(ext *v1alpha1.WasmExtension, s *scope) {
 	if s.suspended {
 		return
 	}
+	fetchedBefore := meta.IsStatusConditionTrue(ext.Status.Conditions, v1alpha1.ConditionModuleFetched)
 	setModuleFetched(ext, s)
 	setModuleVerified(ext, s)
 	setModuleValidated(ext, s)
 	setRendered(ext, s)
+	recordConfirmed(ext, s)
 	setSummary(ext, s)
 	switch {
 	case s.failure == nil:
-		ext.Status.Module = moduleStatus(ext.Status.Module, s)
+		prev := ext.Status.Module
+		ext.Status.Module = moduleStatus(prev, s)
+		ext.Status.Module.ConfirmedAt = confirmedAt(prev, s, fetchedBefore)
 		ext.Status.Rendered = s.rendered
 	case s.removed:
 		ext.Status.Rendered = nil
@@ -118,6 +122,13 @@ func setSummary(ext *v1alpha1.WasmExtension, s *scope) {
 		msg := failureMessage(ext, s)
 		set(ext, v1alpha1.ConditionReady, metav1.ConditionFalse, s.failure.reason, msg)
 		set(ext, v1alpha1.ConditionStalled, metav1.ConditionTrue, s.failure.reason, msg)
+		meta.RemoveStatusCondition(&ext.Status.Conditions, v1alpha1.ConditionReconciling)
+		ext.Status.ObservedGeneration = ext.Generation
+	case servesThroughOutage(ext, s):
+		// The mesh runs what was asked for: Ready stays True (kstatus
+		// Current), ModuleFetched says the registry is away.
+		set(ext, v1alpha1.ConditionReady, metav1.ConditionTrue, v1alpha1.ReasonRegistryUnavailable, outageMessage(ext))
+		meta.RemoveStatusCondition(&ext.Status.Conditions, v1alpha1.ConditionStalled)
 		meta.RemoveStatusCondition(&ext.Status.Conditions, v1alpha1.ConditionReconciling)
 		ext.Status.ObservedGeneration = ext.Generation
 	default:

@@ -73,6 +73,7 @@ func (r *WasmExtensionReconciler) resolve(ctx context.Context, s *scope) error {
 	want := resolution{image: s.request.Image, insecure: s.request.Insecure, secretVersion: s.secretVersion,
 		generation: s.ext.Generation, requested: s.ext.GetAnnotations()[v1alpha1.ReconcileRequestAnnotation]}
 	last := r.resolutions.get(key)
+	s.confirmed = last
 	if ok, why := needsResolution(last, want, s.now, interval(s.ext)); ok {
 		log.FromContext(ctx).V(1).Info("Resolving module.image", "image", s.request.Image, "why", why)
 		res, err := r.Resolver.Resolve(ctx, s.request)
@@ -83,7 +84,7 @@ func (r *WasmExtensionReconciler) resolve(ctx context.Context, s *scope) error {
 		r.resolutions.put(key, want)
 		last = &want
 	}
-	s.resolved = last.resolved
+	s.resolved, s.confirmed = last.resolved, last
 	if pin := s.ext.Spec.Module.Digest; pin != "" && pin != s.resolved.Digest.String() {
 		return stepError(v1alpha1.ConditionModuleFetched, fmt.Errorf("%w: %s resolved to %s, but module.digest pins %s; nothing else is accepted",
 			errPinnedDigest, s.ext.Spec.Module.Image, s.resolved.Digest, pin))
