@@ -13,6 +13,8 @@ import (
 	"oras.land/oras-go/v2/registry"
 	"oras.land/oras-go/v2/registry/remote"
 	"oras.land/oras-go/v2/registry/remote/auth"
+
+	"github.com/wasmext/wasmext/internal/netguard"
 )
 
 // Default caps.
@@ -33,8 +35,14 @@ type Options struct {
 	// 4*MaxModuleSize when 0.
 	MaxDecompressedSize int64
 	// HTTPClient is used for every registry request. nil means a client with
-	// dial, TLS, response-header and overall timeouts.
+	// dial, TLS, response-header and overall timeouts whose every connection
+	// (registry, token realm, redirect) goes through Guard.
 	HTTPClient *http.Client
+	// Guard refuses link-local, cloud-metadata and policy-denied
+	// destinations on the default client's connections; nil is
+	// netguard.Default(). It is not applied to a given HTTPClient (guard
+	// its transport with netguard.Policy.Guard).
+	Guard *netguard.Policy
 	// UserAgent is sent with every request when set.
 	UserAgent string
 }
@@ -58,7 +66,7 @@ func NewFetcher(o Options) *Fetcher {
 		o.MaxDecompressedSize = 4 * o.MaxModuleSize
 	}
 	if o.HTTPClient == nil {
-		o.HTTPClient = defaultHTTPClient()
+		o.HTTPClient = defaultHTTPClient(o.Guard)
 	}
 	return &Fetcher{
 		lim:       limits{module: o.MaxModuleSize, decompressed: o.MaxDecompressedSize},
@@ -68,13 +76,8 @@ func NewFetcher(o Options) *Fetcher {
 	}
 }
 
-func defaultHTTPClient() *http.Client {
-	t, ok := http.DefaultTransport.(*http.Transport)
-	if !ok {
-		t = &http.Transport{Proxy: http.ProxyFromEnvironment}
-	}
-	t = t.Clone()
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+func defaultHTTPClient(guard *netguard.Policy) *http.Client {
+	t := guard.Guard(nil, &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second})
 	t.TLSHandshakeTimeout = 10 * time.Second
 	t.ResponseHeaderTimeout = 30 * time.Second
 	t.ExpectContinueTimeout = time.Second
