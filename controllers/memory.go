@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 )
@@ -67,4 +69,27 @@ func (s *scope) result() (ctrl.Result, error) {
 		return ctrl.Result{RequeueAfter: jittered(interval(s.ext), s.ext.UID)}, nil
 	}
 	return ctrl.Result{}, nil
+}
+
+// MaxBackoff caps the retry backoff of transient failures (an outage among
+// them): per extension, controller-runtime's default doubles from 5ms; the
+// cap lowers its 1000s to under DefaultInterval, so a registry away for
+// hours is still asked every few minutes per extension and recovery needs
+// nobody.
+const MaxBackoff = 5 * time.Minute
+
+// cappedLimiter is a rate limiter whose delays never exceed max.
+type cappedLimiter struct {
+	workqueue.TypedRateLimiter[reconcile.Request]
+	max time.Duration
+}
+
+func (l cappedLimiter) When(item reconcile.Request) time.Duration {
+	return min(l.TypedRateLimiter.When(item), l.max)
+}
+
+// rateLimiter is controller-runtime's default (per-item exponential and an
+// overall bucket) with delays capped at MaxBackoff.
+func rateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return cappedLimiter{TypedRateLimiter: workqueue.DefaultTypedControllerRateLimiter[reconcile.Request](), max: MaxBackoff}
 }

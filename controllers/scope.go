@@ -25,12 +25,13 @@ type scope struct {
 	trustVersion  string      // resourceVersions of the Secrets spec.verify names
 
 	resolved oci.Resolved // manifest digest the image resolved to
-	// confirmed is this process's last successful resolution of the
-	// image, also when this reconcile's resolve failed (status.module.confirmedAt).
-	confirmed *resolution
 	verified *verified    // the verification that covers resolved, if any
 	revoked  bool         // the rendered digest's signature no longer verifies
 	removed  bool         // ... and its rendered objects were removed (policy)
+
+	// confirmed is this process's last successful resolution of the
+	// image, also when this reconcile's resolve failed (status.module.confirmedAt).
+	confirmed *resolution
 
 	facts   *module.Facts
 	fetched bool // facts come from a pull made by this reconcile

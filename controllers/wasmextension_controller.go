@@ -252,7 +252,7 @@ func (r *WasmExtensionReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.extensionsForSecret), builder.OnlyMetadata).
 		Watches(&apiextensionsv1.CustomResourceDefinition{}, handler.EnqueueRequestsFromMapFunc(r.onOutputCRD),
 			builder.OnlyMetadata, builder.WithPredicates(predicate.NewPredicateFuncs(isOutputCRD))).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Concurrency)}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(1, r.Concurrency), RateLimiter: rateLimiter()}).
 		Named("wasmextension").
 		Build(r)
 	if err != nil {
