@@ -1,6 +1,7 @@
 // Package module joins the fetch and inspect stages: it turns a resolved,
-// digest-pinned OCI reference into the facts the controller renders from,
-// pulling and inspecting each distinct module only once.
+// digest-pinned OCI reference (or an HTTP(S) URL pinned by sha256, http.go)
+// into the facts the controller renders from, pulling and inspecting each
+// distinct module only once.
 //
 // It owns the in-memory facts cache (keyed by repository@digest, bounded,
 // least-recently-used) and de-duplicates concurrent loads of one digest. It
@@ -45,6 +46,7 @@ type Loader struct {
 	facts   *lru.Cache
 	flight  singleflight.Group
 	keep    func(sha256hex string, wasm []byte)
+	http    HTTPFetcher // fetches http modules (http.go); nil refuses them
 }
 
 // NewLoader returns a Loader remembering the facts of up to size modules.
