@@ -21,6 +21,9 @@ import (
 // extension's own namespace is ever read.
 func (r *WasmExtensionReconciler) credentials(ctx context.Context, s *scope) error {
 	src := s.ext.Spec.Module
+	if src.HTTP != nil {
+		return r.httpCredentials(ctx, s)
+	}
 	ref, err := oci.ParseReference(src.Image)
 	if err != nil {
 		return stepError(v1alpha1.ConditionModuleFetched, err)
@@ -69,6 +72,9 @@ func (r *WasmExtensionReconciler) credentials(ctx context.Context, s *scope) err
 // needsResolution says otherwise (reconciles caused by watch events do not
 // ask the registry again).
 func (r *WasmExtensionReconciler) resolve(ctx context.Context, s *scope) error {
+	if s.ext.Spec.Module.HTTP != nil {
+		return r.resolveHTTP(ctx, s)
+	}
 	key := client.ObjectKeyFromObject(s.ext)
 	want := resolution{image: s.request.Image, insecure: s.request.Insecure, secretVersion: s.secretVersion,
 		generation: s.ext.Generation, requested: s.ext.GetAnnotations()[v1alpha1.ReconcileRequestAnnotation]}
@@ -96,6 +102,9 @@ func (r *WasmExtensionReconciler) resolve(ctx context.Context, s *scope) error {
 // describes this exact repository@digest (steady state), nothing is pulled;
 // otherwise the loader fetches and inspects it, once per distinct digest.
 func (r *WasmExtensionReconciler) load(ctx context.Context, s *scope) error {
+	if s.ext.Spec.Module.HTTP != nil {
+		return r.loadHTTP(ctx, s)
+	}
 	if !needsPull(s.ext.Status.Module, s.resolved, wantsRegistry(&s.ext.Spec, r.ModuleURL != nil)) {
 		s.facts = factsFromStatus(s.ext.Status.Module)
 		s.registryChecked = s.ext.Status.Module.Delivery == v1alpha1.DeliveryRegistry
