@@ -15,6 +15,8 @@ import (
 	"oras.land/oras-go/v2/errdef"
 	"oras.land/oras-go/v2/registry/remote/auth"
 	"oras.land/oras-go/v2/registry/remote/errcode"
+
+	"github.com/wasmext/wasmext/internal/netguard"
 )
 
 // Sentinel errors. The controller maps them with errors.Is to condition
@@ -74,6 +76,9 @@ func classify(err error, doing string) error {
 // or at all, or answered 5xx or 429 (see ErrUnavailable). TLS and
 // certificate errors, and a refused address, are not outages.
 func Unavailable(err error) bool {
+	if errors.Is(err, netguard.ErrAddressRefused) {
+		return false
+	}
 	if errors.Is(err, ErrUnavailable) {
 		return true
 	}
@@ -113,6 +118,11 @@ func sentinelFor(err error) error {
 	// names other content than was asked for; retrying cannot fix either.
 	if msg := err.Error(); strings.Contains(msg, "mismatch Content-Length") || strings.Contains(msg, "digest mismatch in Docker-Content-Digest") {
 		return ErrDigestMismatch
+	}
+	// Nor for a token realm it refuses to send credentials to (loopback,
+	// link-local, metadata: its own check before the dialer's).
+	if strings.Contains(err.Error(), "in blocked prefix") {
+		return netguard.ErrAddressRefused
 	}
 	for _, m := range []struct{ from, to error }{
 		{ErrInvalidReference, ErrInvalidReference},
