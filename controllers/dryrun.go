@@ -76,6 +76,9 @@ func (r *WasmExtensionReconciler) moduleBytes(ctx context.Context, s *scope) ([]
 			return b, nil
 		}
 	}
+	if s.ext.Spec.Module.HTTP != nil {
+		return r.refetchHTTP(ctx, s.ext, s.facts.SHA256)
+	}
 	return r.Loader.Bytes(ctx, s.request, s.facts.Repository, s.resolved.Digest, s.facts.SHA256)
 }
 

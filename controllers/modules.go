@@ -51,6 +51,9 @@ func (r *WasmExtensionReconciler) RefillModule(ctx context.Context, sha256hex st
 
 // refillFrom re-pulls the module sha256hex that ext renders.
 func (r *WasmExtensionReconciler) refillFrom(ctx context.Context, ext *v1alpha1.WasmExtension, sha256hex string) ([]byte, error) {
+	if ext.Spec.Module.HTTP != nil {
+		return r.refetchHTTP(ctx, ext, sha256hex)
+	}
 	s := &scope{ext: ext}
 	if err := r.credentials(ctx, s); err != nil {
 		return nil, err

@@ -110,7 +110,7 @@ const secretIndex = ".spec.secretNames"
 
 func indexSecrets(o client.Object) []string {
 	ext := o.(*v1alpha1.WasmExtension)
-	names := trustSecretNames(ext)
+	names := append(trustSecretNames(ext), httpSecretNames(ext)...)
 	if ref := ext.Spec.Module.PullSecretRef; ref != nil {
 		names = append(names, ref.Name)
 	}
