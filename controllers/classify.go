@@ -9,6 +9,7 @@ import (
 	"github.com/wasmext/wasmext/internal/policy"
 	"github.com/wasmext/wasmext/internal/render"
 	"github.com/wasmext/wasmext/internal/sandbox"
+	"github.com/wasmext/wasmext/internal/tagpick"
 	"github.com/wasmext/wasmext/internal/verify"
 	"github.com/wasmext/wasmext/internal/wasm"
 )
@@ -37,6 +38,8 @@ var stalledReasons = []struct {
 	{oci.ErrUnsupportedFormat, v1alpha1.ReasonUnsupportedFormat},
 	{oci.ErrTooLarge, v1alpha1.ReasonModuleTooLarge},
 	{errPinnedDigest, v1alpha1.ReasonPinnedDigestMismatch},
+	{tagpick.ErrInvalidRange, v1alpha1.ReasonInvalidSemver},
+	{tagpick.ErrNoMatch, v1alpha1.ReasonNoMatchingTag},
 	{oci.ErrDigestMismatch, v1alpha1.ReasonDigestMismatch},
 	{wasm.ErrInvalidWasm, v1alpha1.ReasonInvalidWasm},
 	{wasm.ErrNotProxyWasm, v1alpha1.ReasonNotProxyWasm},

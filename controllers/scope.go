@@ -25,6 +25,7 @@ type scope struct {
 	trustVersion  string      // resourceVersions of the Secrets spec.verify names
 
 	resolved oci.Resolved // manifest digest the image resolved to
+	tag      string       // the tag module.semver chose (resolved is its digest)
 	verified *verified    // the verification that covers resolved, if any
 	revoked  bool         // the rendered digest's signature no longer verifies
 	removed  bool         // ... and its rendered objects were removed (policy)

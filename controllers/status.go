@@ -202,7 +202,7 @@ func renderedNames(objs []v1alpha1.RenderedObject) string {
 func moduleStatus(prev *v1alpha1.ModuleStatus, s *scope) *v1alpha1.ModuleStatus {
 	f := s.facts
 	m := &v1alpha1.ModuleStatus{Repository: f.Repository, Digest: f.Digest, SHA256: f.SHA256,
-		Size: f.Size, Format: string(f.Format), ABI: f.ABI, Delivery: s.delivery, URL: s.url, DryRun: s.dryRun}
+		Size: f.Size, Format: string(f.Format), ABI: f.ABI, Delivery: s.delivery, URL: s.url, Tag: s.tag, DryRun: s.dryRun}
 	if v := s.verified; v != nil {
 		m.VerifiedBy, m.VerifiedAt = v.by, v.at.DeepCopy()
 		if prev != nil && prev.Digest == f.Digest && prev.VerifiedBy == v.by && prev.VerifiedAt != nil {

@@ -72,6 +72,9 @@ func (r *WasmExtensionReconciler) credentials(ctx context.Context, s *scope) err
 // needsResolution says otherwise (reconciles caused by watch events do not
 // ask the registry again).
 func (r *WasmExtensionReconciler) resolve(ctx context.Context, s *scope) error {
+	if s.ext.Spec.Module.Semver != "" {
+		return r.resolveSemver(ctx, s)
+	}
 	if s.ext.Spec.Module.HTTP != nil {
 		return r.resolveHTTP(ctx, s)
 	}

@@ -95,6 +95,7 @@ type WasmExtensionReconciler struct {
 
 	watches       *outputWatches
 	resolutions   memory[resolution]
+	semvers       memory[semverState]
 	verifications memory[verified]
 }
 
@@ -125,6 +126,7 @@ func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if !ext.DeletionTimestamp.IsZero() {
 		r.resolutions.forget(req.NamespacedName)
 		r.verifications.forget(req.NamespacedName)
+		r.semvers.forget(req.NamespacedName)
 		return ctrl.Result{}, r.finalize(ctx, ext)
 	}
 	if err := r.addFinalizer(ctx, ext); err != nil {
@@ -155,6 +157,7 @@ func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 			break
 		}
 	}
+	r.settleSemver(s)
 	return ctrl.Result{}, nil
 }
 
