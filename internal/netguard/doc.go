@@ -30,6 +30,10 @@
 // prefix 64:ff9b::/96) are judged as the IPv4 address they carry; zoned
 // IPv6 addresses are judged without their zone; well-known metadata host
 // names are refused before resolution (also when a proxy would resolve
-// them); and an escape hatch (AllowLinkLocal) for clusters that really host
+// them); GCP's IPv6 metadata address fd20:ce::254 and Azure's WireServer
+// 168.63.129.16 are refused as well (oras-go v2.7's token-realm denylist,
+// registry/remote/auth, names them too; oras-go refuses loopback realms
+// besides, which this package does not refuse in general); and an escape
+// hatch (AllowLinkLocal) for clusters that really host
 // a registry on a link-local address.
 package netguard

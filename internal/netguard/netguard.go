@@ -51,6 +51,8 @@ var fixedRules = []rule{
 	{netip.MustParsePrefix("ff02::/16"), "link-local multicast"},
 	{netip.MustParsePrefix("100.100.100.200/32"), "a cloud metadata service (Alibaba Cloud)"},
 	{netip.MustParsePrefix("fd00:ec2::/32"), "a cloud metadata service (AWS IPv6, fd00:ec2::254)"},
+	{netip.MustParsePrefix("fd20:ce::254/128"), "a cloud metadata service (GCP IPv6)"},
+	{netip.MustParsePrefix("168.63.129.16/32"), "a cloud platform endpoint (Azure WireServer)"},
 }
 
 // metadataHosts are host names of instance-metadata services, refused

@@ -27,6 +27,9 @@ func TestCheckIP(t *testing.T) {
 		{"fd00:ec2::254", true, "fd00:ec2::/32"},
 		{"fd00:ec2::23", true, "fd00:ec2::/32"},
 		{"100.100.100.200", true, "Alibaba"},
+		{"fd20:ce::254", true, "GCP"},
+		{"168.63.129.16", true, "Azure"},
+		{"::ffff:168.63.129.16", true, "Azure"},
 		{"224.0.0.251", true, "multicast"},
 		{"ff02::1", true, "multicast"},
 		{"::ffff:169.254.169.254", true, "169.254.0.0/16"}, // IPv4-mapped
@@ -46,6 +49,8 @@ func TestCheckIP(t *testing.T) {
 		{"::1", false, ""},
 		{"fd12:3456::1", false, ""}, // ULA outside AWS's prefix
 		{"fd00:ec3::254", false, ""},
+		{"fd20:ce::253", false, ""},
+		{"168.63.129.17", false, ""},
 		{"169.253.255.255", false, ""},
 		{"169.255.0.0", false, ""},
 		{"fec0::1", false, ""},
