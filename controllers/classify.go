@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/netguard"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
 	"github.com/wasmext/wasmext/internal/render"
@@ -49,6 +50,7 @@ var stalledReasons = []struct {
 	{errDeliveryUnavailable, v1alpha1.ReasonDeliveryUnavailable},
 	{errNotLoadableByProxy, v1alpha1.ReasonFormatNotLoadableByProxy},
 	{http.ErrSchemeMismatch, v1alpha1.ReasonRegistryNotTLS},
+	{netguard.ErrAddressRefused, v1alpha1.ReasonAddressRefused},
 	{policy.ErrViolation, v1alpha1.ReasonPolicyViolation},
 	{errSecretNamespace, v1alpha1.ReasonPolicyViolation},
 	{verify.ErrSignatureMissing, v1alpha1.ReasonSignatureMissing},
