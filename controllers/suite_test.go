@@ -24,6 +24,7 @@ import (
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/cache"
+	"github.com/wasmext/wasmext/internal/httpsource"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
@@ -111,7 +112,7 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 		Resolver:  fetcher,
 		Loader: module.NewLoader(fetcher, 64).KeepBytes(func(sha string, b []byte) {
 			_ = moduleServer.Put(sha, b)
-		}),
+		}).WithHTTP(httpsource.New(httpsource.Options{MaxModuleSize: 4 << 20})),
 		Concurrency: 4,
 		Policy:      policy.NewHolder(policy.Policy{}),
 		Fetcher:     fetcher,
