@@ -2,12 +2,14 @@ package verify
 
 import (
 	"context"
+	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/sigstore/sigstore-go/pkg/root"
 	"github.com/sigstore/sigstore-go/pkg/tuf"
+	"github.com/theupdateframework/go-tuf/v2/metadata/fetcher"
 )
 
 // PublicGoodRoot holds the public-good Sigstore trusted root, fetched
@@ -15,6 +17,11 @@ import (
 // Get returns nil until a fetch has succeeded; keyless verification then
 // needs a trustedRootSecretRef.
 type PublicGoodRoot struct {
+	// HTTPClient fetches the TUF metadata (e.g. one whose transport refuses
+	// link-local and metadata addresses, netguard); nil is go-tuf's default
+	// client.
+	HTTPClient *http.Client
+
 	tm atomic.Pointer[root.LiveTrustedRoot]
 }
 
@@ -32,6 +39,12 @@ func (p *PublicGoodRoot) Get() root.TrustedMaterial {
 func (p *PublicGoodRoot) Run(ctx context.Context, log logr.Logger, retry time.Duration) {
 	for {
 		opts := tuf.DefaultOptions().WithDisableLocalCache()
+		if p.HTTPClient != nil {
+			f := fetcher.NewDefaultFetcher()
+			f.SetHTTPUserAgent("wasmext")
+			f.SetHTTPClient(p.HTTPClient)
+			opts = opts.WithFetcher(f)
+		}
 		tm, err := root.NewLiveTrustedRoot(opts)
 		if err == nil {
 			p.tm.Store(tm)
