@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/cache"
+	"github.com/wasmext/wasmext/internal/policy"
 	"github.com/wasmext/wasmext/internal/wasm/wasmtest"
 )
 
@@ -213,5 +216,33 @@ func TestHTTPSourceRefusals(t *testing.T) {
 	}
 	if n := srv.requests.Load(); n != 0 {
 		t.Fatalf("refused extensions made %d requests, want 0", n)
+	}
+}
+
+// TestHTTPPolicy: the cluster policy applies to an http source's host and
+// path like to a registry's.
+func TestHTTPPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		pol  policy.Policy
+		url  string
+		ok   bool
+	}{
+		{"no policy", policy.Policy{}, "https://files.example.com/m.wasm", true},
+		{"allowed host", policy.Policy{AllowedRegistries: []string{"files.example.com"}}, "https://files.example.com/m.wasm", true},
+		{"allowed path prefix", policy.Policy{AllowedRegistries: []string{"files.example.com/acme"}}, "https://files.example.com/acme/m.wasm", true},
+		{"other path", policy.Policy{AllowedRegistries: []string{"files.example.com/acme"}}, "https://files.example.com/acme-evil/m.wasm", false},
+		{"other host", policy.Policy{AllowedRegistries: []string{"ghcr.io"}}, "https://files.example.com/m.wasm", false},
+		{"plain http to a listed host", policy.Policy{InsecureRegistries: []string{"svc.ns:8080"}}, "http://svc.ns:8080/m.wasm", true},
+		{"plain http to another host", policy.Policy{InsecureRegistries: []string{"svc.ns:8080"}}, "http://other.ns/m.wasm", false},
+		{"require signature", policy.Policy{RequireSignature: true}, "https://files.example.com/m.wasm", false},
+	} {
+		u, err := url.Parse(tc.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := httpPolicy(tc.pol, u); (err == nil) != tc.ok || (err != nil && !errors.Is(err, policy.ErrViolation)) {
+			t.Errorf("%s: httpPolicy = %v, want ok %v", tc.name, err, tc.ok)
+		}
 	}
 }
