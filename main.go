@@ -45,6 +45,7 @@ import (
 	"github.com/wasmext/wasmext/controllers"
 	"github.com/wasmext/wasmext/internal/cache"
 	"github.com/wasmext/wasmext/internal/check"
+	"github.com/wasmext/wasmext/internal/httpsource"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
@@ -275,7 +276,7 @@ func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options, sb *sand
 		if err := modules.Put(sha, b); err != nil {
 			ctrl.Log.Info("Module not kept for serving", "sha256", sha, "error", err.Error())
 		}
-	})
+	}).WithHTTP(httpsource.New(httpsource.Options{MaxModuleSize: o.maxSize.Value(), UserAgent: "wasmext"}))
 	r := &controllers.WasmExtensionReconciler{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
