@@ -45,6 +45,10 @@ type Options struct {
 	Guard *netguard.Policy
 	// UserAgent is sent with every request when set.
 	UserAgent string
+	// WrapTransport, when set, wraps the transport of every request
+	// (registry, token realm, redirect), e.g. to count them
+	// (metrics.Transport).
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 }
 
 // Fetcher resolves and fetches Wasm modules. It is safe for concurrent use.
@@ -67,6 +71,11 @@ func NewFetcher(o Options) *Fetcher {
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = defaultHTTPClient(o.Guard)
+	}
+	if o.WrapTransport != nil {
+		c := *o.HTTPClient
+		c.Transport = o.WrapTransport(c.Transport)
+		o.HTTPClient = &c
 	}
 	return &Fetcher{
 		lim:       limits{module: o.MaxModuleSize, decompressed: o.MaxDecompressedSize},
