@@ -8,6 +8,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/metrics"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/render"
 	"github.com/wasmext/wasmext/internal/sandbox"
@@ -39,7 +40,11 @@ func (r *WasmExtensionReconciler) dryRun(ctx context.Context, s *scope) error {
 	if in.Wasm, err = r.moduleBytes(ctx, s); err != nil {
 		return stepError(v1alpha1.ConditionModuleFetched, err)
 	}
+	start := time.Now()
 	rep, err := r.Sandbox.Run(ctx, in)
+	if err != nil || !rep.Cached {
+		metrics.ObserveDryRun(time.Since(start), err)
+	}
 	if err != nil {
 		return stepError(v1alpha1.ConditionModuleValidated, err)
 	}

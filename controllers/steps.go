@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -12,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/metrics"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 )
@@ -113,7 +115,11 @@ func (r *WasmExtensionReconciler) load(ctx context.Context, s *scope) error {
 		s.registryChecked = s.ext.Status.Module.Delivery == v1alpha1.DeliveryRegistry
 		return nil
 	}
+	start := time.Now()
 	f, pulled, err := r.Loader.Load(ctx, s.request, s.resolved.Repository, s.resolved.Digest)
+	if pulled || err != nil {
+		metrics.ObserveFetch(time.Since(start), err)
+	}
 	if err != nil {
 		return stepError(conditionForLoadError(err), err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 	corev1 "k8s.io/api/core/v1"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/metrics"
 	"github.com/wasmext/wasmext/internal/verify"
 	"github.com/wasmext/wasmext/internal/verify/cosign"
 )
@@ -50,7 +52,9 @@ func (r *WasmExtensionReconciler) verify(ctx context.Context, s *scope) error {
 	if err != nil {
 		return r.verifyFailed(ctx, s, err)
 	}
+	start := time.Now()
 	res, err := verifier.Verify(ctx, verify.Target{Request: s.request, Digest: s.resolved.Digest})
+	metrics.ObserveVerify(time.Since(start), err)
 	if err != nil {
 		return r.verifyFailed(ctx, s, err)
 	}

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/metrics"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
@@ -139,6 +140,7 @@ func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	}
 	defer func() {
 		setStatus(ext, s)
+		metrics.CountReconcile(outcome(s))
 		if err := r.patchStatus(ctx, orig, ext); err != nil {
 			result, retErr = ctrl.Result{}, err
 			return
@@ -262,6 +264,7 @@ func (r *WasmExtensionReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		return err
 	}
 	r.watches = &outputWatches{started: map[v1alpha1.OutputKind]bool{}, ctrl: c, mgr: mgr}
+	metrics.RegisterExtensions(mgr.GetClient())
 	served, err := ServedAtStart(mgr.GetConfig())
 	if err != nil {
 		return err
