@@ -507,11 +507,13 @@ type WasmExtensionStatus struct {
 
 // ModuleStatus describes a fetched and validated module.
 type ModuleStatus struct {
-	// repository is the repository the module came from, without tag or digest.
+	// repository is the repository the module came from, without tag or
+	// digest; for an http source its URL without user info or query.
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	Repository string `json:"repository,omitempty"`
-	// digest is the manifest digest the tag resolved to; it is what is rendered.
+	// digest is the manifest digest the tag resolved to; it is what is
+	// rendered. For an http source, sha256:<hex> of the .wasm bytes.
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
 	Digest string `json:"digest,omitempty"`
@@ -523,7 +525,7 @@ type ModuleStatus struct {
 	// +optional
 	Size int64 `json:"size,omitempty"`
 	// format is the packaging the module was found in: cncf, wasm-to-oci,
-	// solo, docker-image or oci-image.
+	// solo, docker-image, oci-image, or http (a .wasm file from module.http).
 	// +optional
 	// +kubebuilder:validation:MaxLength=32
 	Format string `json:"format,omitempty"`
