@@ -46,6 +46,7 @@ import (
 	"github.com/wasmext/wasmext/internal/cache"
 	"github.com/wasmext/wasmext/internal/check"
 	"github.com/wasmext/wasmext/internal/httpsource"
+	"github.com/wasmext/wasmext/internal/metrics"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
@@ -263,7 +264,7 @@ func run(ctx context.Context, o *options) error {
 // the Sigstore root and the dry-run sandbox into the reconciler and adds it
 // to mgr. It returns the module server, whose misses the reconciler refills.
 func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options, sb *sandbox.Sandbox) (*cache.Server, error) {
-	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: o.maxSize.Value(), UserAgent: "wasmext"})
+	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: o.maxSize.Value(), UserAgent: "wasmext", WrapTransport: metrics.Transport})
 	publicGood := &verify.PublicGoodRoot{}
 	if o.sigstoreTUF {
 		go publicGood.Run(ctx, ctrl.Log.WithName("sigstore"), 5*time.Minute)

@@ -25,6 +25,7 @@ import (
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/cache"
 	"github.com/wasmext/wasmext/internal/httpsource"
+	"github.com/wasmext/wasmext/internal/metrics"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
@@ -101,7 +102,7 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 	if err != nil {
 		return err
 	}
-	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: 4 << 20})
+	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: 4 << 20, WrapTransport: metrics.Transport})
 	moduleServer = &cache.Server{Store: cache.NewStore(64 << 20), Key: suiteModuleKey, Grace: cache.DefaultGrace}
 	moduleHTTP := httptest.NewServer(moduleServer)
 	moduleServerURL = moduleHTTP.URL
