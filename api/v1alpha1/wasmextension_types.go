@@ -193,7 +193,16 @@ type ModuleSource struct {
 	// ">=1.2.0 <2.0.0" or "~1.4"). The tags are listed each interval; a new
 	// highest match goes through the whole pipeline (verify, inspect, dry
 	// run) before anything rendered changes. status.module.tag says which
-	// tag is rendered.
+	// tag is rendered. A tag is a version when it reads MAJOR.MINOR.PATCH,
+	// optionally with a leading "v" and a prerelease; other tags (latest,
+	// the floating 1.2) are ignored, and prereleases match only when the
+	// range names one (">=1.3.0-0"). At most 10,000 tags are read. A new
+	// highest match refused by fetching, inspection or the dry run is
+	// named in a TagRefused Warning Event while the previous version keeps
+	// serving, and is neither pulled nor run again for this generation.
+	// There is no fallback to a lower tag: a higher tag, a new digest
+	// pushed to that tag or a spec change is tried. Verification failures
+	// are checked again each interval (signatures often follow images).
 	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=256
