@@ -48,6 +48,7 @@ import (
 	"github.com/wasmext/wasmext/internal/httpsource"
 	"github.com/wasmext/wasmext/internal/metrics"
 	"github.com/wasmext/wasmext/internal/module"
+	"github.com/wasmext/wasmext/internal/netguard"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
 	"github.com/wasmext/wasmext/internal/sandbox"
@@ -72,6 +73,8 @@ type options struct {
 	kubeAPIBurst    int
 	policy          policy.Policy
 	sigstoreTUF     bool
+	deniedCIDRs     string
+	allowLinkLocal  bool
 	moduleAddr      string
 	moduleURL       string
 	moduleKeyFile   string
@@ -90,6 +93,7 @@ type options struct {
 	cacheBytes resource.Quantity // --module-cache-bytes
 	moduleKey  cache.Key         // --module-server-key-file or $WASMEXT_MODULE_SERVER_KEY; empty: random
 	sandbox    sandbox.Config    // the --dry-run-* flags
+	guard      *netguard.Policy  // --denied-cidrs, --allow-link-local
 }
 
 // moduleKeyEnv holds the module URL key when no key file is given (from a
@@ -144,6 +148,8 @@ func (o *options) define(fs *pflag.FlagSet) {
 	fs.DurationVar(&o.moduleGrace, "module-server-grace", cache.DefaultGrace, "How long a module stays served after the last extension stops rendering it, so that proxies of a rollout in progress still load it.")
 	fs.StringVar(&o.moduleBytes, "module-cache-bytes", "1Gi", "Bytes of verified .wasm kept for the module server: in memory, or on disk with --module-cache-dir (least recently used evicted; misses are re-pulled).")
 	fs.StringVar(&o.moduleCacheDir, "module-cache-dir", "", "Directory (e.g. an emptyDir) the module server keeps modules in instead of memory, within --module-cache-bytes; a file found at start is served only after its sha256 is checked again. Empty: memory.")
+	fs.StringVar(&o.deniedCIDRs, "denied-cidrs", "", "Address ranges the operator never connects to (registries, token realms, HTTP sources, redirects, TUF), comma-separated CIDRs, checked on the resolved address, on top of link-local and cloud-metadata addresses (always refused); e.g. 10.0.0.0/8 to keep modules off private addresses.")
+	fs.BoolVar(&o.allowLinkLocal, "allow-link-local", false, "Connect to link-local and cloud-metadata addresses and names (169.254.0.0/16, fe80::/10, fd00:ec2::/32, metadata.google.internal, ...), refused by default (Reason AddressRefused); only for a registry that really lives on a link-local address.")
 	o.defineDryRun(fs)
 	gofs := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(gofs) // --zap-log-level, --zap-devel, --zap-encoder, ...
@@ -171,6 +177,11 @@ func (o *options) validate() error {
 	if err := o.validateDryRun(); err != nil {
 		return err
 	}
+	denied, err := netguard.ParseCIDRs(o.deniedCIDRs)
+	if err != nil {
+		return fmt.Errorf("--denied-cidrs: %w", err)
+	}
+	o.guard = netguard.New(netguard.Options{DeniedCIDRs: denied, AllowLinkLocal: o.allowLinkLocal})
 	return o.readModuleKey()
 }
 
@@ -264,8 +275,8 @@ func run(ctx context.Context, o *options) error {
 // the Sigstore root and the dry-run sandbox into the reconciler and adds it
 // to mgr. It returns the module server, whose misses the reconciler refills.
 func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options, sb *sandbox.Sandbox) (*cache.Server, error) {
-	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: o.maxSize.Value(), UserAgent: "wasmext", WrapTransport: metrics.Transport})
-	publicGood := &verify.PublicGoodRoot{}
+	fetcher := oci.NewFetcher(oci.Options{MaxModuleSize: o.maxSize.Value(), UserAgent: "wasmext", WrapTransport: metrics.Transport, Guard: o.guard})
+	publicGood := &verify.PublicGoodRoot{HTTPClient: &http.Client{Transport: o.guard.Transport(), Timeout: time.Minute}}
 	if o.sigstoreTUF {
 		go publicGood.Run(ctx, ctrl.Log.WithName("sigstore"), 5*time.Minute)
 	}
@@ -277,7 +288,7 @@ func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options, sb *sand
 		if err := modules.Put(sha, b); err != nil {
 			ctrl.Log.Info("Module not kept for serving", "sha256", sha, "error", err.Error())
 		}
-	}).WithHTTP(httpsource.New(httpsource.Options{MaxModuleSize: o.maxSize.Value(), UserAgent: "wasmext"}))
+	}).WithHTTP(httpsource.New(httpsource.Options{MaxModuleSize: o.maxSize.Value(), UserAgent: "wasmext", Transport: o.guard.Transport()}))
 	r := &controllers.WasmExtensionReconciler{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
