@@ -64,7 +64,7 @@ func TestOutageRealRegistry(t *testing.T) {
 	mustServe(t, wp.Spec.Url, sha)
 
 	dist.start(t) // same address, same storage; nobody asks for a reconcile
-	ext = waitCondition(t, ns, "outage", v1alpha1.ConditionModuleFetched, metav1.ConditionTrue, v1alpha1.ReasonSucceeded)
+	waitCondition(t, ns, "outage", v1alpha1.ConditionModuleFetched, metav1.ConditionTrue, v1alpha1.ReasonSucceeded)
 	ext = waitReady(t, ns, "outage")
 	if m := ext.Status.Module; m.Digest != d1.String() || m.ConfirmedAt == nil || m.ConfirmedAt.Before(&metav1.Time{Time: stopped.Truncate(time.Second)}) {
 		t.Fatalf("after recovery status.module = %+v, want %s confirmed after %s", m, d1, stopped)
