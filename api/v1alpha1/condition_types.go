@@ -5,7 +5,18 @@ package v1alpha1
 // The others report one pipeline step each.
 const (
 	// ConditionReady is True when the module was fetched, validated and the
-	// Istio resource for the current generation is rendered and applied.
+	// Istio resource for the current generation is rendered and applied:
+	// the mesh runs what you asked for, last confirmed at
+	// status.module.confirmedAt. A registry outage does not change that:
+	// Ready stays True (Reason RegistryUnavailable, the message says what is
+	// served, since when the registry is unavailable and when the source
+	// last confirmed the digest), ModuleFetched is False, and Reconciling
+	// stays absent, so kstatus computes Current (Reconciling True would be
+	// InProgress, and `kubectl wait`, Flux and Argo CD would wait out the
+	// outage for a resource whose actual state matches its spec). Only
+	// while Ready was True for the current generation: a spec change or a
+	// first deployment during an outage is Ready False with Reconciling
+	// True, retried.
 	ConditionReady = "Ready"
 	// ConditionReconciling is True while the operator works towards the
 	// current generation (kstatus "abnormal-true" condition).
@@ -55,7 +66,10 @@ const (
 	// ReasonRegistryNotTLS: the registry speaks plain HTTP and the source is
 	// not marked insecure.
 	ReasonRegistryNotTLS = "RegistryNotTLS"
-	// ReasonFetchFailed: a transient registry or network failure; retried with backoff.
+	// ReasonFetchFailed: a transient fetch failure other than an outage
+	// (an unexpected answer from the registry); retried with backoff. A
+	// registry that does not answer, times out or answers 5xx or 429 is
+	// RegistryUnavailable.
 	ReasonFetchFailed = "FetchFailed"
 	// ReasonSecretUnavailable: a transient failure reading a Secret (pull
 	// Secret, public keys, trusted root) from the API server; retried with
@@ -141,9 +155,10 @@ const (
 // Source reasons (condition ModuleFetched).
 const (
 	// ReasonRegistryUnavailable: the registry (or HTTP source) did not
-	// answer, answered 5xx or was too slow. The rendered objects keep the
-	// digest in use and Ready stays True for it; retried with capped
-	// backoff.
+	// answer, answered 5xx or 429 or was too slow. The rendered objects keep
+	// the digest in use, the module server keeps serving it and Ready stays
+	// True for it (see ConditionReady); retried with backoff capped at five
+	// minutes, so recovery needs nobody.
 	ReasonRegistryUnavailable = "RegistryUnavailable"
 	// ReasonInvalidSemver: module.semver is not a valid range.
 	ReasonInvalidSemver = "InvalidSemver"
