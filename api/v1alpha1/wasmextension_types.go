@@ -567,7 +567,10 @@ type ModuleStatus struct {
 	// confirmedAt is when the source last confirmed that it still points
 	// at this digest. While the source is unreachable it says how fresh
 	// Ready is: the mesh keeps running this module (see the Ready
-	// condition).
+	// condition). It is written only along with writes that happen anyway
+	// (a new digest, a fetch that succeeds again, the start of an outage,
+	// from the operator's last successful resolve), never once per
+	// interval, so at steady state it can be older than the last check.
 	// +optional
 	ConfirmedAt *metav1.Time `json:"confirmedAt,omitempty"`
 	// dryRun records the dry run that passed for what is rendered.
