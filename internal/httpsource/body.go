@@ -65,8 +65,10 @@ func readBody(resp *http.Response, lim limits, want string) ([]byte, bool, error
 		return nil, false, fmt.Errorf("%w: module is over %d bytes", oci.ErrTooLarge, lim.module)
 	case err != nil && len(caps) > 0 && isGzipError(err):
 		return nil, false, fmt.Errorf("%w: body is not a readable gzip stream: %w", oci.ErrUnsupportedFormat, err)
-	case err != nil:
+	case err != nil && oci.Unavailable(err):
 		return nil, false, fmt.Errorf("%w: reading the body: %w", ErrUnavailable, err)
+	case err != nil:
+		return nil, false, fmt.Errorf("reading the body: %w", err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != want {
 		return nil, false, fmt.Errorf("%w: the bytes have sha256 %s, http.sha256 pins %s", oci.ErrDigestMismatch, got, want)

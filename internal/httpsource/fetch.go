@@ -41,9 +41,10 @@ const (
 	maxShown = 1024
 )
 
-// ErrUnavailable: the server could not be reached, or answered 5xx, 429 or
-// 408. Transient: a retry may succeed.
-var ErrUnavailable = errors.New("HTTP source unavailable")
+// ErrUnavailable is oci.ErrUnavailable: the server could not be reached
+// (see oci.Unavailable), or answered 5xx, 429 or 408. Transient: a retry
+// may succeed, and the controller treats it as the outage it is.
+var ErrUnavailable = oci.ErrUnavailable
 
 // Options configures a Fetcher. The zero value is usable.
 type Options struct {
@@ -265,14 +266,16 @@ func Shown(raw string) string {
 // errRedirects: the server redirected more often than MaxRedirects.
 var errRedirects = errors.New("stopped after too many redirects")
 
-// doError wraps an error of http.Client.Do: a refused redirect is what it
-// is; anything else means the server could not be reached (transient).
+// doError wraps an error of http.Client.Do: ErrUnavailable when the server
+// could not be reached (oci.Unavailable: not for a TLS or certificate
+// error, nor for an address the transport refused); anything else (a
+// refused redirect among them) is what it is.
 func doError(err error, shown string) error {
 	err = redact(err)
-	if errors.Is(err, oci.ErrInvalidReference) || errors.Is(err, errRedirects) {
-		return fmt.Errorf("fetch %s: %w", shown, err)
+	if oci.Unavailable(err) && !errors.Is(err, oci.ErrInvalidReference) {
+		return fmt.Errorf("fetch %s: %w: %w", shown, ErrUnavailable, err)
 	}
-	return fmt.Errorf("fetch %s: %w: %w", shown, ErrUnavailable, err)
+	return fmt.Errorf("fetch %s: %w", shown, err)
 }
 
 // redact removes the URL (with its possible secrets) from a *url.Error,
