@@ -113,7 +113,11 @@ func (r *WasmExtensionReconciler) loadHTTP(ctx context.Context, s *scope) error 
 	if err != nil {
 		return stepError(conditionForLoadError(err), err)
 	}
+	// Bytes with the pinned sha256 were read from the URL (by this call or
+	// an earlier one): that is what confirms an http source
+	// (status.module.confirmedAt); it is never asked again.
 	s.facts, s.fetched = &f, pulled
+	s.confirmed = &resolution{resolved: s.resolved, at: s.now}
 	return nil
 }
 

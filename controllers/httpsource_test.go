@@ -74,8 +74,9 @@ func TestHTTPSourceReady(t *testing.T) {
 	create(t, httpExtension(ns, "fromhttp", srv.URL+"/f.wasm?token=s3cr3t", sha))
 	got := waitReady(t, ns, "fromhttp")
 	m := got.Status.Module
-	if m.SHA256 != sha || m.Digest != "sha256:"+sha || m.Repository != srv.URL+"/f.wasm" || m.Format != "http" || m.Delivery != v1alpha1.DeliveryCache {
-		t.Fatalf("status.module = %+v, want sha256 %s, repository %s/f.wasm, format http, delivery Cache", m, sha, srv.URL)
+	if m.SHA256 != sha || m.Digest != "sha256:"+sha || m.Repository != srv.URL+"/f.wasm" || m.Format != "http" || m.Delivery != v1alpha1.DeliveryCache ||
+		m.ConfirmedAt == nil {
+		t.Fatalf("status.module = %+v, want sha256 %s, repository %s/f.wasm, format http, delivery Cache, confirmedAt set", m, sha, srv.URL)
 	}
 	wp, err := getWasmPlugin(ns, "fromhttp")
 	if err != nil {
@@ -141,6 +142,13 @@ func assertHTTPSourceDownChangesNothing(t *testing.T, ns, name, wpVersion string
 	}
 	if wp.ResourceVersion != wpVersion {
 		t.Fatalf("with the source down the WasmPlugin was rewritten (resourceVersion %s, was %s)", wp.ResourceVersion, wpVersion)
+	}
+	// A new sha256 while the source is down: an outage, the old module
+	// keeps being served.
+	update(t, ns, name, func(e *v1alpha1.WasmExtension) { e.Spec.Module.HTTP.SHA256 = shaHex(wasmtest.Variant(1106)) })
+	waitCondition(t, ns, name, v1alpha1.ConditionModuleFetched, metav1.ConditionFalse, v1alpha1.ReasonRegistryUnavailable)
+	if wp, err = getWasmPlugin(ns, name); err != nil || wp.ResourceVersion != wpVersion {
+		t.Fatalf("a new sha256 with the source down rewrote the WasmPlugin (%v)", err)
 	}
 }
 
