@@ -36,9 +36,9 @@ func readBody(resp *http.Response, lim limits, want string) ([]byte, bool, error
 	default:
 		return nil, false, fmt.Errorf("%w: Content-Encoding %q (only gzip is accepted)", oci.ErrUnsupportedFormat, enc)
 	}
-	wire := &capReader{r: resp.Body, left: lim.body}
+	wire := oci.NewCapReader(resp.Body, lim.body)
 	var src io.Reader = wire
-	var caps []*capReader
+	var caps []*oci.CapReader
 	for range layers {
 		br := bufio.NewReader(src)
 		src = br
@@ -50,14 +50,14 @@ func readBody(resp *http.Response, lim limits, want string) ([]byte, bool, error
 			return nil, false, fmt.Errorf("%w: body is not a readable gzip stream: %w", oci.ErrUnsupportedFormat, err)
 		}
 		defer zr.Close()
-		c := &capReader{r: zr, left: lim.decompressed}
+		c := oci.NewCapReader(zr, lim.decompressed)
 		caps = append(caps, c)
 		src = c
 	}
 	h := sha256.New()
 	b, err := io.ReadAll(io.TeeReader(io.LimitReader(src, lim.module+1), h))
 	switch {
-	case wire.hit:
+	case wire.Hit():
 		return nil, false, fmt.Errorf("%w: body is over %d bytes", oci.ErrTooLarge, lim.body)
 	case anyHit(caps):
 		return nil, false, fmt.Errorf("%w: body decompresses to more than %d bytes", oci.ErrTooLarge, lim.decompressed)
@@ -76,9 +76,9 @@ func readBody(resp *http.Response, lim limits, want string) ([]byte, bool, error
 	return b, len(caps) > 0, nil
 }
 
-func anyHit(caps []*capReader) bool {
+func anyHit(caps []*oci.CapReader) bool {
 	for _, c := range caps {
-		if c.hit {
+		if c.Hit() {
 			return true
 		}
 	}
@@ -89,30 +89,4 @@ func anyHit(caps []*capReader) bool {
 // broken connection truncates too, and a retry may fix it.
 func isGzipError(err error) bool {
 	return errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader)
-}
-
-// capReader reads at most left bytes from r and records (in hit) an attempt
-// to read past that, failing the read with oci.ErrTooLarge.
-type capReader struct {
-	r    io.Reader
-	left int64
-	hit  bool
-}
-
-func (c *capReader) Read(p []byte) (int, error) {
-	if c.left <= 0 {
-		var one [1]byte
-		n, err := c.r.Read(one[:])
-		if n > 0 {
-			c.hit = true
-			return 0, oci.ErrTooLarge
-		}
-		return 0, err
-	}
-	if int64(len(p)) > c.left {
-		p = p[:c.left]
-	}
-	n, err := c.r.Read(p)
-	c.left -= int64(n)
-	return n, err
 }

@@ -40,19 +40,19 @@ func extractWithLayout(r io.Reader, lim limits) ([]byte, Layout, error) {
 	var l Layout
 	br := bufio.NewReader(r)
 	var src io.Reader = br
-	var capped *capReader
+	var capped *CapReader
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, l, fmt.Errorf("%w: layer is not a readable gzip stream: %v", ErrUnsupportedFormat, err)
 		}
 		defer zr.Close()
-		capped = &capReader{r: zr, left: lim.decompressed}
+		capped = NewCapReader(zr, lim.decompressed)
 		src = capped
 		l.LayerGzip = true
 	}
 	wasm, shadow, err := findInTar(tar.NewReader(src), lim.module)
-	if capped != nil && capped.hit {
+	if capped != nil && capped.Hit() {
 		return nil, l, fmt.Errorf("%w: layer decompresses to more than %d bytes", ErrTooLarge, lim.decompressed)
 	}
 	l.ShadowingEntry = shadow
@@ -155,15 +155,23 @@ func listNames(names []string, n int) string {
 	return strings.Join(names, ", ")
 }
 
-// capReader reads at most left bytes from r and records (in hit) an attempt
-// to read past that, failing the read with ErrTooLarge.
-type capReader struct {
+// CapReader reads at most n bytes from r; a read past them fails with
+// ErrTooLarge and Hit reports it, so a caller can tell a cap from a short
+// or broken stream. The gzip-bomb and blob-size caps of every source (OCI
+// layers, HTTP sources) use it.
+type CapReader struct {
 	r    io.Reader
 	left int64
 	hit  bool
 }
 
-func (c *capReader) Read(p []byte) (int, error) {
+// NewCapReader returns a CapReader of r capped at n bytes.
+func NewCapReader(r io.Reader, n int64) *CapReader { return &CapReader{r: r, left: n} }
+
+// Hit reports whether something tried to read past the cap.
+func (c *CapReader) Hit() bool { return c.hit }
+
+func (c *CapReader) Read(p []byte) (int, error) {
 	if c.left <= 0 {
 		var one [1]byte
 		n, err := c.r.Read(one[:])
