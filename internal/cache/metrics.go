@@ -1,11 +1,11 @@
 package cache
 
 import (
-	"errors"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/wasmext/wasmext/internal/metrics"
 )
 
 // The module server's metrics, in controller-runtime's registry (served at
@@ -81,35 +81,18 @@ func init() {
 	for _, r := range []string{refillOK, refillUnknown, refillMismatch, refillError} {
 		refills.WithLabelValues(r)
 	}
-	requests = register(requests)
-	sentBytes = register(sentBytes)
-	hits = register(hits)
-	misses = register(misses)
-	refills = register(refills)
-	evictions = register(evictions)
-	corruptFiles = register(corruptFiles)
-	entries = register(entries)
-	sizeBytes = register(sizeBytes)
+	requests = metrics.Register(requests)
+	sentBytes = metrics.Register(sentBytes)
+	hits = metrics.Register(hits)
+	misses = metrics.Register(misses)
+	refills = metrics.Register(refills)
+	evictions = metrics.Register(evictions)
+	corruptFiles = metrics.Register(corruptFiles)
+	entries = metrics.Register(entries)
+	sizeBytes = metrics.Register(sizeBytes)
 }
 
 // countRequest counts one answered request.
 func countRequest(code int) {
 	requests.WithLabelValues(strconv.Itoa(code)).Inc()
-}
-
-// register adds c to controller-runtime's registry. Package init runs once
-// per binary, but should something else have registered the same metric
-// first, use that collector rather than panic or count into the void.
-func register[C prometheus.Collector](c C) C {
-	err := metrics.Registry.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	panic(err)
 }

@@ -26,7 +26,7 @@ type Extensions struct{ reader client.Reader }
 // RegisterExtensions registers the collector for reader (the manager's
 // cached client) once per process; a later call keeps the first.
 func RegisterExtensions(reader client.Reader) {
-	register(prometheus.Collector(&Extensions{reader: reader}))
+	Register(prometheus.Collector(&Extensions{reader: reader}))
 }
 
 // Describe implements prometheus.Collector.

@@ -57,11 +57,11 @@ var (
 )
 
 func init() {
-	registryRequests = register(registryRequests)
-	fetchDuration = register(fetchDuration)
-	verifyDuration = register(verifyDuration)
-	dryRunDuration = register(dryRunDuration)
-	reconciles = register(reconciles)
+	registryRequests = Register(registryRequests)
+	fetchDuration = Register(fetchDuration)
+	verifyDuration = Register(verifyDuration)
+	dryRunDuration = Register(dryRunDuration)
+	reconciles = Register(reconciles)
 }
 
 // ObserveFetch records one module pull that took d.
@@ -87,10 +87,11 @@ func result(err error) string {
 	return ResultOK
 }
 
-// register adds c to controller-runtime's registry, or returns the
+// Register adds c to controller-runtime's registry, or returns the
 // collector already registered under its name (tests start several
-// managers in one process).
-func register[C prometheus.Collector](c C) C {
+// managers in one process), so no package panics or counts into the void.
+// Every package of the operator registers its metrics with it.
+func Register[C prometheus.Collector](c C) C {
 	err := metrics.Registry.Register(c)
 	if err == nil {
 		return c
