@@ -2,12 +2,11 @@ package controllers
 
 import (
 	"errors"
-	"net/http"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
-	"github.com/wasmext/wasmext/internal/netguard"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
+	"github.com/wasmext/wasmext/internal/reasons"
 	"github.com/wasmext/wasmext/internal/render"
 	"github.com/wasmext/wasmext/internal/sandbox"
 	"github.com/wasmext/wasmext/internal/tagpick"
@@ -25,32 +24,24 @@ var (
 	errSecretNamespace    = errors.New("Secrets of this namespace are not readable by the operator")
 )
 
-// stalledReasons is the one table of user-fixable errors: each maps to a
-// Reason, and the extension is Stalled (no hot retry) until a person acts.
+// stalledReasons is the table of user-fixable errors of the controller's
+// own steps, the policy, verification, rendering and tag selection: each
+// maps to a Reason, and the extension is Stalled (no hot retry) until a
+// person acts. The module stages' errors are in internal/reasons, shared
+// with `manager check`; classify reads this table first.
 var stalledReasons = []struct {
 	target error
 	reason string
 }{
-	{oci.ErrInvalidReference, v1alpha1.ReasonInvalidReference},
 	{errPullSecretNotFound, v1alpha1.ReasonPullSecretNotFound},
-	{oci.ErrInvalidPullSecret, v1alpha1.ReasonPullSecretInvalid},
-	{oci.ErrUnauthorized, v1alpha1.ReasonUnauthorized},
-	{oci.ErrNotFound, v1alpha1.ReasonNotFound},
-	{oci.ErrUnsupportedFormat, v1alpha1.ReasonUnsupportedFormat},
-	{oci.ErrTooLarge, v1alpha1.ReasonModuleTooLarge},
 	{errPinnedDigest, v1alpha1.ReasonPinnedDigestMismatch},
 	{tagpick.ErrInvalidRange, v1alpha1.ReasonInvalidSemver},
 	{tagpick.ErrNoMatch, v1alpha1.ReasonNoMatchingTag},
-	{oci.ErrDigestMismatch, v1alpha1.ReasonDigestMismatch},
-	{wasm.ErrInvalidWasm, v1alpha1.ReasonInvalidWasm},
-	{wasm.ErrNotProxyWasm, v1alpha1.ReasonNotProxyWasm},
 	{render.ErrInvalidSpec, v1alpha1.ReasonRenderFailed},
 	{errNameConflict, v1alpha1.ReasonNameConflict},
 	{errOutputUnavailable, v1alpha1.ReasonOutputUnavailable},
 	{errDeliveryUnavailable, v1alpha1.ReasonDeliveryUnavailable},
 	{errNotLoadableByProxy, v1alpha1.ReasonFormatNotLoadableByProxy},
-	{http.ErrSchemeMismatch, v1alpha1.ReasonRegistryNotTLS},
-	{netguard.ErrAddressRefused, v1alpha1.ReasonAddressRefused},
 	{policy.ErrViolation, v1alpha1.ReasonPolicyViolation},
 	{errSecretNamespace, v1alpha1.ReasonPolicyViolation},
 	{verify.ErrSignatureMissing, v1alpha1.ReasonSignatureMissing},
@@ -58,12 +49,6 @@ var stalledReasons = []struct {
 	{verify.ErrIdentityMismatch, v1alpha1.ReasonIdentityMismatch},
 	{verify.ErrInvalidPolicy, v1alpha1.ReasonVerificationConfigInvalid},
 	{errVerifyConfig, v1alpha1.ReasonVerificationConfigInvalid},
-	{sandbox.ErrMissingImport, v1alpha1.ReasonMissingImport},
-	{sandbox.ErrInvalidABI, v1alpha1.ReasonInvalidABI},
-	{sandbox.ErrConfigureFailed, v1alpha1.ReasonConfigureFailed},
-	{sandbox.ErrTrapped, v1alpha1.ReasonModuleTrapped},
-	{sandbox.ErrMemoryLimit, v1alpha1.ReasonMemoryLimit},
-	{sandbox.ErrInvalidModule, v1alpha1.ReasonInvalidWasm},
 }
 
 // classify maps an error to a condition Reason and says whether it needs a
@@ -74,6 +59,9 @@ func classify(condition string, err error) (reason string, stalled bool) {
 		if errors.Is(err, c.target) {
 			return c.reason, true
 		}
+	}
+	if r, ok := reasons.Stalled(err); ok {
+		return r, true
 	}
 	switch {
 	case condition == v1alpha1.ConditionModuleFetched && errors.Is(err, oci.ErrUnavailable):

@@ -99,6 +99,12 @@ func (h *harness) deleteAll(ctx context.Context, rng *rand.Rand, tr *tracker, f 
 	for k := range f.want {
 		namespaces[k.Namespace] = true
 	}
+	// The deletion starts with the operator down, so that every kill below
+	// lands while extensions are left to finalize: a running operator can
+	// finalize 200 of them before the first kill's writes are counted.
+	if err := h.kill9(); err != nil {
+		return nil, 0, err
+	}
 	for ns := range namespaces {
 		if err := h.c.DeleteAllOf(ctx, &v1alpha1.WasmExtension{}, client.InNamespace(ns)); err != nil {
 			return nil, 0, err
@@ -107,6 +113,9 @@ func (h *harness) deleteAll(ctx context.Context, rng *rand.Rand, tr *tracker, f 
 	if err := tr.waitFor(ctx, lifeTimeout, nil, "the deletionTimestamp of every extension", func(_ int, exts map[types.NamespacedName]extState) bool {
 		return allDeleting(exts, f.want)
 	}); err != nil {
+		return nil, 0, err
+	}
+	if err := errors.Join(h.expireLease(ctx), h.startOperator(ctx)); err != nil {
 		return nil, 0, err
 	}
 	left := func(exts map[types.NamespacedName]extState) int { return len(exts) }
