@@ -30,6 +30,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wasmext/wasmext/internal/netguard"
 	"github.com/wasmext/wasmext/internal/oci"
 )
 
@@ -56,7 +57,8 @@ type Options struct {
 	MaxDecompressedSize int64
 	// Transport makes every request, redirects included; the operator's
 	// outbound-address policy lives in it. nil is a clone of
-	// http.DefaultTransport with dial, TLS and response-header timeouts.
+	// http.DefaultTransport with dial, TLS and response-header timeouts,
+	// guarded by netguard.Default().
 	// A request with a CA needs an *http.Transport (it is cloned with the
 	// extra roots); with any other RoundTripper such a request fails.
 	Transport http.RoundTripper
@@ -115,8 +117,9 @@ func defaultTransport() *http.Transport {
 	if !ok {
 		t = &http.Transport{Proxy: http.ProxyFromEnvironment}
 	}
-	t = t.Clone()
-	t.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	// Guarded by the default outbound-address policy even when the caller
+	// passes none: no link-local or cloud-metadata address is dialed.
+	t = netguard.Default().Guard(t.Clone(), &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second})
 	t.TLSHandshakeTimeout = 10 * time.Second
 	t.ResponseHeaderTimeout = 30 * time.Second
 	return t

@@ -44,3 +44,16 @@ func TestFetchKeepsTheCallersGuard(t *testing.T) {
 		t.Fatalf("the refused address saw %d connections, want 0", n)
 	}
 }
+
+// TestDefaultTransportIsGuarded: without a Transport from the caller, the
+// default outbound-address policy still refuses cloud metadata, by
+// address and by name, before anything is dialed.
+func TestDefaultTransportIsGuarded(t *testing.T) {
+	f := New(Options{})
+	for _, url := range []string{"http://169.254.169.254/latest/f.wasm", "http://metadata.google.internal/f.wasm", "http://[fe80::1]/f.wasm"} {
+		_, err := f.Fetch(context.Background(), Request{URL: url, SHA256: sum(wasmtest.ProxyWasm)})
+		if !errors.Is(err, netguard.ErrAddressRefused) {
+			t.Errorf("%s: err = %v, want ErrAddressRefused", url, err)
+		}
+	}
+}
