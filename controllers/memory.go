@@ -19,7 +19,10 @@ import (
 // registry is asked once per interval, not once per watch event) and the
 // last passed verification (so a signature is checked again only when the
 // digest, the spec or the trust material changed). A restart forgets it,
-// so the first reconcile after a start resolves and verifies again.
+// so the first reconcile after a start resolves and verifies again. The
+// verification results themselves are shared by every extension
+// (verifyResults, keyed by digest and trust material): this memory only
+// says whether an extension must ask for one.
 type memory[T any] struct{ m sync.Map }
 
 func (m *memory[T]) get(k client.ObjectKey) *T {

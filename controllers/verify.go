@@ -47,14 +47,15 @@ func (r *WasmExtensionReconciler) verify(ctx context.Context, s *scope) error {
 		s.verified = last
 		return nil
 	}
-	log.FromContext(ctx).V(1).Info("Verifying the module signature", "digest", want.digest, "why", why)
-	verifier, err := r.verifierFor(ctx, s.ext)
+	trustMat, err := r.trustFor(ctx, s.ext)
 	if err != nil {
 		return r.verifyFailed(ctx, s, err)
 	}
-	start := time.Now()
-	res, err := verifier.Verify(ctx, verify.Target{Request: s.request, Digest: s.resolved.Digest})
-	metrics.ObserveVerify(time.Since(start), err)
+	key := verifyCacheKey(s.resolved.Repository, s.resolved.Digest, trustMat)
+	res, checked, err := verifyResults.verify(key, func() (verify.Result, error) {
+		return checkSignature(ctx, trustMat, verify.Target{Request: s.request, Digest: s.resolved.Digest})
+	})
+	log.FromContext(ctx).V(1).Info("Verified the module signature", "digest", want.digest, "why", why, "checked", checked, "error", err)
 	if err != nil {
 		return r.verifyFailed(ctx, s, err)
 	}
@@ -122,52 +123,90 @@ func (r *WasmExtensionReconciler) trustVersion(ctx context.Context, ext *v1alpha
 	return strings.Join(parts, ","), nil
 }
 
+// checkSignature runs one signature check (the registry requests for the
+// signature artifacts) and records it in the metrics.
+func checkSignature(ctx context.Context, trust trustMaterial, t verify.Target) (verify.Result, error) {
+	verifier, err := trust.build()
+	if err != nil {
+		return verify.Result{}, err
+	}
+	start := time.Now()
+	res, err := verifier.Verify(ctx, t)
+	metrics.ObserveVerify(time.Since(start), err)
+	return res, err
+}
+
 // verifierFor builds the verifier spec.verify asks for, reading its
 // Secrets from the extension's own namespace only.
 func (r *WasmExtensionReconciler) verifierFor(ctx context.Context, ext *v1alpha1.WasmExtension) (verify.Verifier, error) {
+	trust, err := r.trustFor(ctx, ext)
+	if err != nil {
+		return nil, err
+	}
+	return trust.build()
+}
+
+// trustFor reads the trust material spec.verify names (its Secrets from
+// the extension's own namespace only) and identifies it; the verifier is
+// built from it only when a check runs.
+func (r *WasmExtensionReconciler) trustFor(ctx context.Context, ext *v1alpha1.WasmExtension) (trustMaterial, error) {
 	c := ext.Spec.Verify.Cosign
 	if ref := c.PublicKeySecretRef; ref != nil {
 		secret, err := r.secret(ctx, ext.Namespace, ref.Name)
 		if err != nil {
-			return nil, err
+			return trustMaterial{}, err
 		}
 		keys := cosign.PublicKeysFromData(secret.Data)
 		if len(keys) == 0 {
-			return nil, fmt.Errorf("%w: Secret %s holds no PEM public key", errVerifyConfig, ref.Name)
+			return trustMaterial{}, fmt.Errorf("%w: Secret %s holds no PEM public key", errVerifyConfig, ref.Name)
 		}
-		return cosign.NewKeyVerifier(r.Fetcher, keys)
+		return trustMaterial{id: materialID("key", keys...), build: func() (verify.Verifier, error) {
+			return cosign.NewKeyVerifier(r.Fetcher, keys)
+		}}, nil
 	}
 	k := c.Keyless
 	if k == nil {
-		return nil, fmt.Errorf("%w: spec.verify.cosign names neither keys nor a keyless identity", errVerifyConfig)
+		return trustMaterial{}, fmt.Errorf("%w: spec.verify.cosign names neither keys nor a keyless identity", errVerifyConfig)
 	}
-	trusted, err := r.trustedRoot(ctx, ext.Namespace, k.TrustedRootSecretRef)
+	rootID, trusted, err := r.trustedRoot(ctx, ext.Namespace, k.TrustedRootSecretRef)
 	if err != nil {
-		return nil, err
+		return trustMaterial{}, err
 	}
 	id := cosign.Identity{Issuer: k.Issuer, IssuerRegExp: k.IssuerRegExp, Subject: k.Subject, SubjectRegExp: k.SubjectRegExp}
-	return cosign.NewKeylessVerifier(r.Fetcher, id, trusted)
+	return trustMaterial{
+		id: materialID("keyless", rootID, []byte(id.Issuer), []byte(id.IssuerRegExp), []byte(id.Subject), []byte(id.SubjectRegExp)),
+		build: func() (verify.Verifier, error) {
+			tm, err := trusted()
+			if err != nil {
+				return nil, err
+			}
+			return cosign.NewKeylessVerifier(r.Fetcher, id, tm)
+		},
+	}, nil
 }
 
-func (r *WasmExtensionReconciler) trustedRoot(ctx context.Context, ns string, ref *v1alpha1.LocalObjectReference) (root.TrustedMaterial, error) {
+// trustedRoot returns what identifies the trusted root (its JSON, or
+// "public-good") and how to load it. The public-good root is the one
+// fetched through TUF at start-up, the same for every extension.
+func (r *WasmExtensionReconciler) trustedRoot(ctx context.Context, ns string, ref *v1alpha1.LocalObjectReference) ([]byte, func() (root.TrustedMaterial, error), error) {
 	if ref == nil {
 		if r.SigstoreRoot == nil {
-			return nil, fmt.Errorf("%w: the public-good Sigstore trusted root is not available to the operator (it is fetched through TUF at start-up); set keyless.trustedRootSecretRef to a Secret with %s", errVerifyConfig, TrustedRootKey)
+			return nil, nil, fmt.Errorf("%w: the public-good Sigstore trusted root is not available to the operator (it is fetched through TUF at start-up); set keyless.trustedRootSecretRef to a Secret with %s", errVerifyConfig, TrustedRootKey)
 		}
 		if tm := r.SigstoreRoot(); tm != nil {
-			return tm, nil
+			return []byte("public-good"), func() (root.TrustedMaterial, error) { return tm, nil }, nil
 		}
-		return nil, fmt.Errorf("%w: the public-good Sigstore trusted root could not be fetched through TUF; set keyless.trustedRootSecretRef to a Secret with %s", errVerifyConfig, TrustedRootKey)
+		return nil, nil, fmt.Errorf("%w: the public-good Sigstore trusted root could not be fetched through TUF; set keyless.trustedRootSecretRef to a Secret with %s", errVerifyConfig, TrustedRootKey)
 	}
 	secret, err := r.secret(ctx, ns, ref.Name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b, ok := secret.Data[TrustedRootKey]
 	if !ok {
-		return nil, fmt.Errorf("%w: Secret %s has no %s key", errVerifyConfig, ref.Name, TrustedRootKey)
+		return nil, nil, fmt.Errorf("%w: Secret %s has no %s key", errVerifyConfig, ref.Name, TrustedRootKey)
 	}
-	return cosign.TrustedRootFromJSON(b)
+	return b, func() (root.TrustedMaterial, error) { return cosign.TrustedRootFromJSON(b) }, nil
 }
 
 // secret reads a Secret of spec.verify uncached (its data is never cached).
