@@ -64,6 +64,7 @@ type options struct {
 	rootNamespace   string
 	clusterDomain   string
 	probeAddr       string
+	pprofAddr       string
 	leaderElect     bool
 	leaderElectNS   string
 	maxModuleSize   string
@@ -130,6 +131,7 @@ func (o *options) define(fs *pflag.FlagSet) {
 	fs.StringVar(&o.rootNamespace, "istio-root-namespace", "istio-system", "Istio's root namespace (meshConfig.rootNamespace), for ordering and mesh-wide extensions.")
 	fs.StringVar(&o.clusterDomain, "cluster-domain", "cluster.local", "The cluster's DNS domain, for the module server's Envoy cluster name in EnvoyFilters.")
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address the /healthz and /readyz probes bind to.")
+	fs.StringVar(&o.pprofAddr, "pprof-bind-address", "", "Address net/http/pprof's /debug/pprof/ endpoints bind to, unauthenticated (e.g. 127.0.0.1:6060, for profiling); empty disables them.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", false, "Elect a leader so only one replica reconciles at a time.")
 	fs.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
 	fs.StringVar(&o.maxModuleSize, "max-module-size", "256Mi", "Largest Wasm module or layer the operator reads from a registry (a Kubernetes quantity).")
@@ -242,6 +244,7 @@ func run(ctx context.Context, o *options) error {
 		Scheme:                  s,
 		Metrics:                 metricsOptions(o),
 		HealthProbeBindAddress:  o.probeAddr,
+		PprofBindAddress:        o.pprofAddr,
 		LeaderElection:          o.leaderElect,
 		LeaderElectionID:        "wasmext.wasmext.io",
 		LeaderElectionNamespace: o.leaderElectNS,
