@@ -64,6 +64,7 @@ type options struct {
 	verify     bool
 	resync     string
 	interval   time.Duration // spec.module.interval of every extension (0: unset)
+	pprof      string        // directory for the operator's profiles (empty: none)
 }
 
 // parseFlags defines the bench's flags on fs, parses args and checks and
@@ -83,6 +84,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&o.work, "workdir", "", "directory for the operator logs (default: a new temp dir, kept)")
 	fs.BoolVar(&o.verify, "verify", true, "run each N twice, without and with cosign signature verification, and report the verification cost")
 	fs.StringVar(&o.resync, "resync", "auto", "spec.module.interval of every extension: a duration, off (operator default, 10m), or auto (steady/2 with -verify, so the steady window holds resyncs; else off)")
+	fs.StringVar(&o.pprof, "pprof", "", "directory for the operator's CPU profile of each rollout and its heap and allocs profiles after it: <N>[-verify]-{cpu,heap,allocs}.pprof (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -163,6 +165,11 @@ func run(ctx context.Context, o options) error {
 		}
 	} else if err := os.MkdirAll(o.work, 0o755); err != nil {
 		return err
+	}
+	if o.pprof != "" {
+		if err := os.MkdirAll(o.pprof, 0o755); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("wasmext bench: N=%v extensions over %d modules; %d CPUs; logs in %s\n", o.ns, o.modules, cpus(), o.work)
 

@@ -57,7 +57,8 @@ type oneRun struct {
 	op         *operator.Process
 	metricsURL string // the operator's /metrics
 	hc         *http.Client
-	waitErr    error // why not all became Ready
+	prof       *profiler // with -pprof
+	waitErr    error     // why not all became Ready
 }
 
 // runOne measures n extensions in one mode. It returns the result so far
@@ -97,6 +98,7 @@ func (b *bench) runOne(ctx context.Context, n int, mode runMode) (_ *result, err
 	if err != nil {
 		return nil, err
 	}
+	x.profileHeap(ctx)
 	if x.waitErr != nil {
 		return x.r, fmt.Errorf("%w\n%s", x.waitErr, x.op.Tail(20))
 	}
@@ -150,6 +152,11 @@ func (x *oneRun) startOperator(ctx context.Context) error {
 	if o.burst > 0 {
 		args = append(args, "--kube-api-burst="+strconv.Itoa(o.burst))
 	}
+	pprofArgs, err := x.pprofArgs()
+	if err != nil {
+		return err
+	}
+	args = append(args, pprofArgs...)
 	x.r.opArgs = args
 	x.r.logFile = filepath.Join(o.work, fmt.Sprintf("%s%d.log", operatorLogPrefix, x.n))
 	if x.mode.verify {
@@ -184,6 +191,7 @@ func (x *oneRun) measurePhase(ctx context.Context, tracker *tracker) (snapshot, 
 		return before, err
 	}
 	fmt.Printf("    creating %d WasmExtensions ... ", x.n)
+	endProfile := x.profileRollout(ctx)
 	start := time.Now()
 	if r.createLatency, err = create(ctx, x.c, x.o, x.namespaces, x.mods, x.n, x.spec); err != nil {
 		return before, err
@@ -199,6 +207,7 @@ func (x *oneRun) measurePhase(ctx context.Context, tracker *tracker) (snapshot, 
 		// and not in the steady window.
 		r.settle = settle(ctx, x.hc, x.metricsURL)
 	}
+	endProfile() // the rollout and its settling, overshot by at most one chunk
 	after, err := x.snap(ctx)
 	if err != nil {
 		return after, errors.Join(x.waitErr, err)
