@@ -39,7 +39,7 @@ func chooseDelivery(spec *v1alpha1.WasmExtensionSpec, out v1alpha1.OutputKind, f
 	}
 	if want == v1alpha1.DeliveryRegistry && !checked {
 		a := render.RegistryArtifact{Format: f.Format, LayerMediaTypes: f.Layout.LayerMediaTypes,
-			LayerGzip: f.Layout.LayerGzip, ShadowingEntry: f.Layout.ShadowingEntry}
+			LayerGzip: f.Layout.LayerGzip, ShadowingEntry: f.Layout.ShadowingEntry, IndexPlatform: f.Layout.IndexPlatform}
 		if ok, why := render.ProxyLoadable(a); !ok {
 			return "", fmt.Errorf("%w: %s", errNotLoadableByProxy, why)
 		}

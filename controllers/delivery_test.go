@@ -36,6 +36,8 @@ func TestChooseDelivery(t *testing.T) {
 		{"Cache without a module server", v1alpha1.DeliveryCache, v1alpha1.OutputWasmPlugin, cncf, false, "", errDeliveryUnavailable},
 		{"EnvoyFilter always Cache", v1alpha1.DeliveryRegistry, v1alpha1.OutputEnvoyFilter, cncf, true, v1alpha1.DeliveryCache, nil},
 		{"EnvoyFilter without a module server", "", v1alpha1.OutputEnvoyFilter, image, false, "", errDeliveryUnavailable},
+		{"Registry, image behind an index", v1alpha1.DeliveryRegistry, v1alpha1.OutputWasmPlugin, &module.Facts{Format: oci.FormatOCIImage,
+			Layout: oci.Layout{LayerGzip: true, LayerMediaTypes: image.Layout.LayerMediaTypes, IndexPlatform: "wasip1/wasm"}}, true, "", errNotLoadableByProxy},
 		{"Registry, layout unknown", v1alpha1.DeliveryRegistry, v1alpha1.OutputWasmPlugin, &module.Facts{Format: oci.FormatDockerImage}, true, "", errNotLoadableByProxy},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

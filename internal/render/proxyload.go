@@ -30,6 +30,12 @@ type RegistryArtifact struct {
 	// first entry with that base name, so it would load other bytes than the
 	// verified ones. Empty: there is none.
 	ShadowingEntry string
+	// IndexPlatform: the digest is an image index, and internal/oci read
+	// the manifest of this platform (e.g. wasip1/wasm) in it. istio-agent
+	// turns the descriptor into an image with go-containerregistry's
+	// Descriptor.Image, which resolves an index to the linux/amd64 child:
+	// not the module the operator verified, or none. Empty: a manifest.
+	IndexPlatform string
 }
 
 // ProxyLoadable reports whether istio-agent can load the module a from the
@@ -45,6 +51,8 @@ func ProxyLoadable(a RegistryArtifact) (ok bool, why string) {
 	switch {
 	case len(a.LayerMediaTypes) == 0:
 		cause = "the manifest's layers are not known"
+	case a.IndexPlatform != "":
+		cause = fmt.Sprintf("the digest is an image index whose %s manifest the operator read, and istio-agent resolves an index to its linux/amd64 image instead", a.IndexPlatform)
 	case a.Format == oci.FormatDockerImage:
 		cause = imageNotLoadable(a, oci.MediaTypeDockerLayerGzip)
 	case a.Format == oci.FormatOCIImage:

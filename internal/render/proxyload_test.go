@@ -19,6 +19,7 @@ var proxyLoadableCases = []struct {
 	cause string
 }{
 	{"docker image, one tar.gzip layer", RegistryArtifact{Format: oci.FormatDockerImage, LayerMediaTypes: []string{oci.MediaTypeDockerLayerGzip}, LayerGzip: true}, true, ""},
+	{"oci image behind an index", RegistryArtifact{Format: oci.FormatOCIImage, LayerMediaTypes: []string{ocispec.MediaTypeImageLayerGzip}, LayerGzip: true, IndexPlatform: "wasip1/wasm"}, false, "image index whose wasip1/wasm manifest"},
 	{"docker image, plugin in the last of two layers", RegistryArtifact{Format: oci.FormatDockerImage, LayerMediaTypes: []string{oci.MediaTypeDockerLayerGzip, oci.MediaTypeDockerLayerGzip}, LayerGzip: true}, true, ""},
 	{"docker image, uncompressed tar layer", RegistryArtifact{Format: oci.FormatDockerImage, LayerMediaTypes: []string{oci.MediaTypeDockerLayer}}, false, "only with media type " + oci.MediaTypeDockerLayerGzip},
 	{"docker image, OCI layer type", RegistryArtifact{Format: oci.FormatDockerImage, LayerMediaTypes: []string{ocispec.MediaTypeImageLayerGzip}, LayerGzip: true}, false, "not " + ocispec.MediaTypeImageLayerGzip},
