@@ -177,7 +177,11 @@
 //     "oci" image: that layer and a config layer).
 //
 // It fails on everything else: the CNCF artifact (application/wasm),
-// wasm-to-oci, a one-layer solo.io image, an uncompressed tar layer. Then
+// wasm-to-oci, a one-layer solo.io image, an uncompressed tar layer, and
+// an image index: istio-agent turns what remote.Get returned into an image
+// with go-containerregistry's Descriptor.Image, which resolves an index to
+// its linux/amd64 child, never the wasip1/wasm manifest internal/oci picks
+// from it. Then
 // it puts an RBAC filter of the same name in the plugin's place
 // (pkg/wasm/convert.go): deny-all unless the failure policy is FAIL_OPEN,
 // allow-all then, and nothing tells the extension's status. ProxyLoadable
