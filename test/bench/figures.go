@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"github.com/wasmext/wasmext/internal/oci/ocitest"
-	"github.com/wasmext/wasmext/test/internal/proc"
+	"github.com/wasmext/wasmext/internal/testenv/proc"
 )
 
 // window is what happened between two observations.

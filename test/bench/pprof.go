@@ -13,7 +13,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/wasmext/wasmext/test/internal/proc"
+	"github.com/wasmext/wasmext/internal/testenv/proc"
 )
 
 // cpuChunk is the length of one CPU profile request during a rollout. The

@@ -16,8 +16,8 @@ import (
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/oci/ocitest"
 	"github.com/wasmext/wasmext/internal/testenv"
+	"github.com/wasmext/wasmext/internal/testenv/proc"
 	"github.com/wasmext/wasmext/test/demo/operator"
-	"github.com/wasmext/wasmext/test/internal/proc"
 )
 
 // result is what one N measured.

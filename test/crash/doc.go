@@ -18,7 +18,7 @@
 // after a passing run too.
 //
 // It owns that scenario and its figures. Building and starting the operator
-// is test/demo/operator's, child processes test/internal/proc's, the
-// registry test/internal/proc/distribution's, the control plane
+// is test/demo/operator's, child processes internal/testenv/proc's, the
+// registry internal/testenv/proc/distribution's, the control plane
 // internal/testenv's.
 package crash

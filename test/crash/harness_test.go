@@ -21,9 +21,9 @@ import (
 	"github.com/wasmext/wasmext/internal/scheme"
 	"github.com/wasmext/wasmext/internal/testenv"
 	"github.com/wasmext/wasmext/internal/testenv/ci"
+	"github.com/wasmext/wasmext/internal/testenv/proc"
+	"github.com/wasmext/wasmext/internal/testenv/proc/distribution"
 	"github.com/wasmext/wasmext/test/demo/operator"
-	"github.com/wasmext/wasmext/test/internal/proc"
-	"github.com/wasmext/wasmext/test/internal/proc/distribution"
 )
 
 // leaseNamespace holds the leader election Lease, as the operator's own

@@ -30,8 +30,8 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/wasmext/wasmext/internal/testenv"
+	"github.com/wasmext/wasmext/internal/testenv/proc"
 	"github.com/wasmext/wasmext/test/demo/operator"
-	"github.com/wasmext/wasmext/test/internal/proc"
 )
 
 // sampleHost is the registry host the samples name; the demo rewrites it to

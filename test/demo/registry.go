@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/wasmext/wasmext/internal/oci/ocitest"
-	"github.com/wasmext/wasmext/test/internal/proc"
-	"github.com/wasmext/wasmext/test/internal/proc/distribution"
+	"github.com/wasmext/wasmext/internal/testenv/proc"
+	"github.com/wasmext/wasmext/internal/testenv/proc/distribution"
 )
 
 // registry is the OCI registry the demo pushes to and the operator pulls
@@ -77,7 +77,7 @@ func (d *demo) registryBinary(ctx context.Context) (string, error) {
 
 // startDistribution runs `registry serve` with filesystem storage in the work
 // dir, plain HTTP on a free loopback port and no auth, and waits for /v2/
-// (test/internal/proc/distribution).
+// (internal/testenv/proc/distribution).
 func (d *demo) startDistribution(ctx context.Context, bin string) (*registry, error) {
 	dir := filepath.Join(d.work, "registry")
 	dr, err := distribution.Start(ctx, bin, dir, 30*time.Second)

@@ -4,7 +4,7 @@
 // talking to the control plane through a kubeconfig like it would anywhere.
 //
 // It owns the operator's command line and readiness only; starting,
-// stopping and measuring the process is test/internal/proc's. It must not
+// stopping and measuring the process is internal/testenv/proc's. It must not
 // know about extensions, registries or what the caller measures.
 package operator
 
@@ -16,7 +16,7 @@ import (
 	"os/exec"
 	"time"
 
-	"github.com/wasmext/wasmext/test/internal/proc"
+	"github.com/wasmext/wasmext/internal/testenv/proc"
 )
 
 // Build runs `go build -o out .` in repoRoot.

@@ -1,8 +1,9 @@
 // Package distribution runs the CNCF distribution registry (`registry
 // serve`, built from its Go module into bin/registry by `make registry`) as
-// a child process for tests and programs under test/: filesystem storage in
-// a directory of the caller's, plain HTTP on a free loopback port, no
-// authentication, started and stopped through test/internal/proc.
+// a child process for the controllers' outage tests and the programs under
+// test/: filesystem storage in a directory of the caller's, plain HTTP on a
+// loopback port (free, or the one it had before a stop), no
+// authentication, started and stopped through internal/testenv/proc.
 //
 // It owns the registry's configuration file and its readiness. It must not
 // know what is pushed to it or who pulls.
@@ -19,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wasmext/wasmext/test/internal/proc"
+	"github.com/wasmext/wasmext/internal/testenv/proc"
 )
 
 // EnvBinary is the environment variable `make test` sets to the registry
@@ -37,13 +38,19 @@ type Registry struct {
 }
 
 // Start writes dir/config.yml, with storage in dir/storage, runs `bin serve`
-// with its log in dir/registry.log, and waits up to timeout for /v2/ to
-// answer.
+// on a free loopback port with its log in dir/registry.log, and waits up to
+// timeout for /v2/ to answer.
 func Start(ctx context.Context, bin, dir string, timeout time.Duration) (*Registry, error) {
 	addr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
+	return StartAt(ctx, bin, dir, addr, timeout)
+}
+
+// StartAt is Start at addr: a registry stopped earlier starts again there
+// with the same storage, as after an outage.
+func StartAt(ctx context.Context, bin, dir, addr string, timeout time.Duration) (*Registry, error) {
 	storage := filepath.Join(dir, "storage")
 	if err := os.MkdirAll(storage, 0o755); err != nil {
 		return nil, err
