@@ -81,10 +81,24 @@ type Facts struct {
 // 2.6 MB plugin built by the Go toolchain, either way. And a wazero store
 // never forgets a function signature it has seen, so a process-wide runtime
 // fed hostile modules would grow without bound.
+//
+// The compilation waits for its share of DefaultBudget: concurrent
+// inspections of large modules take turns instead of each holding tens of
+// megabytes of compiled form.
 func Inspect(ctx context.Context, wasm []byte) (Facts, error) {
+	return inspectWithin(ctx, DefaultBudget, wasm)
+}
+
+// inspectWithin is Inspect with the compilation admitted by budget.
+func inspectWithin(ctx context.Context, budget *Budget, wasm []byte) (Facts, error) {
 	if err := precheck(wasm); err != nil {
 		return Facts{}, err
 	}
+	release, err := budget.Acquire(ctx, len(wasm))
+	if err != nil {
+		return Facts{}, err
+	}
+	defer release()
 	rt := wazero.NewRuntimeWithConfig(ctx, runtimeConfig())
 	defer rt.Close(context.WithoutCancel(ctx))
 	return inspectWith(ctx, rt, wasm)
