@@ -13,6 +13,8 @@ REGISTRY_VERSION         ?= $(shell awk '$$1 == "require" { $$1 = "" ; $$0 = $$0
 # helm for the chart tests and the kind e2e; pinned by hack/tools/helm/go.mod.
 HELM_VERSION             ?= $(shell awk '$$1 == "require" { $$1 = "" ; $$0 = $$0 } $$1 == "helm.sh/helm/v3" { print $$2; exit }' hack/tools/helm/go.mod)
 # kube-apiserver and etcd versions are pinned by hack/tools/kube-apiserver and hack/tools/etcd.
+# Flux source-controller, the peer of `make bench-flux`; pinned by hack/tools/flux/go.mod.
+SOURCE_CONTROLLER_VERSION ?= $(shell awk '$$1 == "require" { $$1 = "" ; $$0 = $$0 } $$1 == "github.com/fluxcd/source-controller" { print $$2; exit }' hack/tools/flux/go.mod)
 
 # ---- settings --------------------------------------------------------------------------------------
 IMG ?= controller:latest
@@ -38,6 +40,7 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen
 GOLANGCI_LINT  ?= $(LOCALBIN)/golangci-lint
 REGISTRY       ?= $(LOCALBIN)/registry
 HELM           ?= $(LOCALBIN)/helm
+SOURCE_CONTROLLER ?= $(LOCALBIN)/source-controller
 
 # The Helm chart; its crds/ and files/ are copies made by `make manifests` (chart-crds, chart-rbac).
 CHART = charts/wasmext
@@ -147,6 +150,11 @@ bench: envtest ## Run the benchmark (test/bench; BENCH_ARGS=... for its flags), 
 	go test ./internal/cache/ -run '^$$' -bench 'Throughput|Held1GiB' -benchtime=5x
 	go test ./internal/sandbox/ -run '^$$' -bench 'DryRun' -benchtime=5x
 
+.PHONY: bench-flux
+bench-flux: envtest $(SOURCE_CONTROLLER) ## Run wasmext, Flux source-controller (at --concurrent 2 and at wasmext's) and the floor side by side, N = 1, 100, 1000 over 50 modules and 500 over 20, 3 rounds each; writes docs/benchmarks.md (BENCH_ARGS=... for more flags, e.g. "-n 1,20 -rounds 1").
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go run ./test/bench -peer flux -flux-bin "$(SOURCE_CONTROLLER)" \
+		-n 1,100,1000,500/20 -modules 50 -rounds 3 -verify=false -steady 10s -docs docs/benchmarks.md $(BENCH_ARGS)
+
 FUZZTIME ?= 10m
 .PHONY: fuzz
 fuzz: ## Run every fuzz target in turn for FUZZTIME each (default 10m); plain 'make test' replays the committed corpora.
@@ -217,6 +225,18 @@ $(HELM): hack/tools/helm/go.mod hack/tools/helm/go.sum | $(LOCALBIN)
 	fi
 	ln -sfn "$(notdir $(HELM))-$(HELM_VERSION)" "$(HELM)"
 	touch -h "$(HELM)"
+
+# source-controller is built inside its tools module, which needs Go 1.27 (GOTOOLCHAIN, taken from the Go
+# module proxy; the rest of the repository stays on its own Go). Built only when the versioned binary is missing.
+$(SOURCE_CONTROLLER): hack/tools/flux/go.mod hack/tools/flux/go.sum | $(LOCALBIN)
+	@[ -n "$(SOURCE_CONTROLLER_VERSION)" ] || { echo "cannot read the source-controller version from hack/tools/flux/go.mod"; exit 1; }
+	@if [ ! -x "$(SOURCE_CONTROLLER)-$(SOURCE_CONTROLLER_VERSION)" ]; then \
+		echo "Building source-controller $(SOURCE_CONTROLLER_VERSION) (Go 1.27; several minutes the first time)"; \
+		cd hack/tools/flux && GOTOOLCHAIN=go1.27.3 CGO_ENABLED=0 go build -o "$(SOURCE_CONTROLLER)-$(SOURCE_CONTROLLER_VERSION).tmp" github.com/fluxcd/source-controller; \
+		mv "$(SOURCE_CONTROLLER)-$(SOURCE_CONTROLLER_VERSION).tmp" "$(SOURCE_CONTROLLER)-$(SOURCE_CONTROLLER_VERSION)"; \
+	fi
+	ln -sfn "$(notdir $(SOURCE_CONTROLLER))-$(SOURCE_CONTROLLER_VERSION)" "$(SOURCE_CONTROLLER)"
+	touch -h "$(SOURCE_CONTROLLER)"
 
 # go-install-tool will 'go install' any package with custom target and name of binary, if it doesn't exist
 # $1 - target path with name of binary

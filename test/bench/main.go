@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -65,6 +66,8 @@ type options struct {
 	resync     string
 	interval   time.Duration // spec.module.interval of every extension (0: unset)
 	pprof      string        // directory for the operator's profiles (empty: none)
+	nModules   []int         // with -peer: the modules of each -n entry ("N/M"; else -modules)
+	peer       peerOptions   // -peer flux: the side-by-side comparison (flux.go)
 }
 
 // parseFlags defines the bench's flags on fs, parses args and checks and
@@ -85,22 +88,46 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.BoolVar(&o.verify, "verify", true, "run each N twice, without and with cosign signature verification, and report the verification cost")
 	fs.StringVar(&o.resync, "resync", "auto", "spec.module.interval of every extension: a duration, off (operator default, 10m), or auto (steady/2 with -verify, so the steady window holds resyncs; else off)")
 	fs.StringVar(&o.pprof, "pprof", "", "directory for the operator's CPU profile of each rollout and its heap and allocs profiles after it: <N>[-verify]-{cpu,heap,allocs}.pprof (empty: none)")
+	o.peer.bindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return o, err
-	}
-	for _, s := range strings.Split(ns, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			return o, fmt.Errorf("-n: %q is not a positive number", s)
-		}
-		o.ns = append(o.ns, n)
 	}
 	if o.modules < 1 || o.namespaces < 1 || o.creators < 1 || o.concurrent < 1 {
 		return o, errors.New("-modules, -namespaces, -creators and -concurrent must be positive")
 	}
 	var err error
+	if o.ns, o.nModules, err = parseNs(ns, o.modules, o.peer.name != ""); err != nil {
+		return o, err
+	}
+	if err := o.peer.check(); err != nil {
+		return o, err
+	}
 	o.interval, err = resyncInterval(o.resync, o.verify, o.steady)
 	return o, err
+}
+
+// parseNs reads -n: comma-separated N, or with a peer also N/M (N objects
+// over M modules; plain N uses -modules).
+func parseNs(list string, modules int, peer bool) (ns, mods []int, _ error) {
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(s)
+		nStr, mStr, hasM := strings.Cut(s, "/")
+		n, err := strconv.Atoi(nStr)
+		if err != nil || n < 1 {
+			return nil, nil, fmt.Errorf("-n: %q is not a positive number", s)
+		}
+		m := modules
+		if hasM {
+			if !peer {
+				return nil, nil, fmt.Errorf("-n: %q: N/M needs -peer", s)
+			}
+			if m, err = strconv.Atoi(mStr); err != nil || m < 1 {
+				return nil, nil, fmt.Errorf("-n: %q: M is not a positive number", s)
+			}
+		}
+		ns, mods = append(ns, n), append(mods, m)
+	}
+	return ns, mods, nil
 }
 
 // resyncInterval is the spec.module.interval that -resync asks for (0:
@@ -171,6 +198,9 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 	}
+	if o.peer.name != "" {
+		o.modules = slices.Max(o.nModules) // pushed once; each N uses the first M
+	}
 	fmt.Printf("wasmext bench: N=%v extensions over %d modules; %d CPUs; logs in %s\n", o.ns, o.modules, cpus(), o.work)
 
 	b := &bench{o: o, binary: filepath.Join(root, "bin", "manager")}
@@ -182,6 +212,9 @@ func run(ctx context.Context, o options) error {
 	defer b.close()
 	if err := b.prepare(ctx); err != nil {
 		return err
+	}
+	if o.peer.name != "" {
+		return b.runPeer(ctx)
 	}
 	results, err := b.runAll(ctx)
 	if err != nil {
