@@ -3,6 +3,8 @@ package sandbox
 import (
 	"fmt"
 	"time"
+
+	"github.com/wasmext/wasmext/internal/wasm"
 )
 
 // Defaults for the zero values of Config.
@@ -14,8 +16,6 @@ const (
 	DefaultMemoryLimitPages = 2048
 	// DefaultMaxLogBytes caps the captured proxy_log and fd_write bytes.
 	DefaultMaxLogBytes = 64 << 10
-	// DefaultCompiledCacheSize is how many compiled modules are kept.
-	DefaultCompiledCacheSize = 4
 	// DefaultResultCacheSize is how many dry-run results are remembered.
 	DefaultResultCacheSize = 1024
 )
@@ -32,9 +32,13 @@ type Config struct {
 	MemoryLimitPages  uint32        // 64 KiB pages; 0 -> DefaultMemoryLimitPages
 	MaxLogBytes       int           // captured proxy_log + fd_write bytes; 0 -> DefaultMaxLogBytes
 	Compiler          bool          // wazero compiler instead of interpreter
-	MaxConcurrent     int           // dry runs + compilations at once; 0 -> 1
-	CompiledCacheSize int           // compiled modules kept (LRU, closed on eviction); 0 -> DefaultCompiledCacheSize
+	MaxConcurrent     int           // dry runs at once (compilations are bounded by Budget); 0 -> 1
+	CompiledCacheSize int           // compiled modules kept after their last run (LRU, outside Budget); 0 -> none
 	ResultCacheSize   int           // remembered results keyed by Key(in); 0 -> DefaultResultCacheSize
+	// Budget bounds the Wasm bytes compiled or held compiled at once, a
+	// module's share held from its compilation until its last run ends;
+	// nil -> wasm.DefaultBudget, which Inspect shares.
+	Budget *wasm.Budget
 }
 
 // withDefaults returns c with its zero values replaced by the defaults.
@@ -51,8 +55,8 @@ func (c Config) withDefaults() Config {
 	if c.MaxConcurrent <= 0 {
 		c.MaxConcurrent = 1
 	}
-	if c.CompiledCacheSize <= 0 {
-		c.CompiledCacheSize = DefaultCompiledCacheSize
+	if c.Budget == nil {
+		c.Budget = wasm.DefaultBudget
 	}
 	if c.ResultCacheSize <= 0 {
 		c.ResultCacheSize = DefaultResultCacheSize

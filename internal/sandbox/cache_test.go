@@ -11,7 +11,7 @@ import (
 )
 
 func TestResultsAreRememberedPerKey(t *testing.T) {
-	s := newSandbox(t, Config{})
+	s := newSandbox(t, Config{CompiledCacheSize: 1})
 	in := Input{Wasm: fixture(t, "configure_false")}
 	_, err1 := s.Run(context.Background(), in)
 	rep, err2 := s.Run(context.Background(), in)

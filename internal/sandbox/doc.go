@@ -107,11 +107,17 @@
 //
 // # Cost
 //
-// One wazero runtime per Sandbox, shared by all its runs; compiled modules
-// are kept by sha256 in an LRU of Config.CompiledCacheSize (closed on
-// eviction once no run uses them); results are remembered by Key(in) in an
-// LRU of Config.ResultCacheSize, and concurrent runs of one key share one
-// run. Config.MaxConcurrent bounds compilations and runs together.
+// One wazero runtime per Sandbox, shared by all its runs; results are
+// remembered by Key(in) in an LRU of Config.ResultCacheSize, and concurrent
+// runs of one key share one run. A compiled module is kept by sha256 only
+// while runs use or await it (new configurations of one digest queued
+// together share one compilation), then closed: with its result
+// remembered, it is needed again only for another configuration
+// (Config.CompiledCacheSize keeps some longer). Compilations take a share
+// of Config.Budget (wasm.DefaultBudget, shared with inspection) from
+// compiling until the module is closed, since the interpreter's compiled
+// form costs about 22 bytes per byte of Wasm (TestCompiledSize: 71 MiB for
+// the 3.3 MB Go module); Config.MaxConcurrent bounds the runs.
 //
 // The interpreter is the default because compilation dominates: a digest
 // is compiled once and dry-run once per configuration. Measured on this

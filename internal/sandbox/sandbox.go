@@ -8,7 +8,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/tetratelabs/wazero"
 	"golang.org/x/sync/singleflight"
@@ -24,19 +23,12 @@ type Sandbox struct {
 	runs     singleflight.Group
 	results  *lru.Cache   // Key(in) -> result
 	started  atomic.Int64 // dry runs started, for tests
+	compiles atomic.Int64 // compilations started, for tests
 
-	mu        sync.Mutex // guards compiled entries' refs and closed
-	compileMu sync.Mutex // one compilation at a time, so a digest compiles once
-	compiled  *lru.Cache // sha256 -> *compiledModule
-	closed    bool
-}
-
-// compiledModule is a cached compiled module; it is closed once evicted
-// and no run uses it.
-type compiledModule struct {
-	cm      wazero.CompiledModule
-	refs    int
-	evicted bool
+	mu      sync.Mutex                 // guards modules, idle, every compiledModule's users and closed
+	modules map[string]*compiledModule // sha256 -> compiled (or compiling) module some run uses or awaits
+	idle    *lru.Cache                 // sha256 -> *compiledModule no run uses, with Config.CompiledCacheSize > 0
+	closed  bool
 }
 
 // result is a remembered dry run.
@@ -70,14 +62,11 @@ func New(cfg Config) *Sandbox {
 		hostSigs: hostSignatures(rt),
 		sem:      make(chan struct{}, cfg.MaxConcurrent),
 		results:  lru.New(cfg.ResultCacheSize),
+		modules:  map[string]*compiledModule{},
 	}
-	s.compiled = lru.NewWithEvictionFunc(cfg.CompiledCacheSize, func(_ lru.Key, v any) {
-		c := v.(*compiledModule)
-		c.evicted = true
-		if c.refs == 0 {
-			_ = c.cm.Close(context.Background())
-		}
-	})
+	if cfg.CompiledCacheSize > 0 {
+		s.idle = lru.NewWithEvictionFunc(cfg.CompiledCacheSize, s.evicted)
+	}
 	return s
 }
 
@@ -124,8 +113,21 @@ func (s *Sandbox) isClosed() bool {
 	return s.closed
 }
 
-// run does one dry run under the concurrency limit.
+// run does one dry run: it obtains the compiled module (compiling it
+// within the budget unless a run of the same digest already holds it),
+// then runs it under the concurrency limit.
 func (s *Sandbox) run(ctx context.Context, in Input) (res result) {
+	if s.isClosed() {
+		return result{err: fmt.Errorf("%w: the sandbox is closed", ErrTimeout)}
+	}
+	sha := wasmSHA256(in)
+	c, compileTime, err := s.acquire(ctx, sha, in.Wasm)
+	res.rep.Compile = compileTime
+	if err != nil {
+		res.err = err
+		return res
+	}
+	defer s.unwant(sha, c)
 	select {
 	case s.sem <- struct{}{}:
 		defer func() { <-s.sem }()
@@ -135,62 +137,9 @@ func (s *Sandbox) run(ctx context.Context, in Input) (res result) {
 	if s.isClosed() {
 		return result{err: fmt.Errorf("%w: the sandbox is closed", ErrTimeout)}
 	}
-	c, compileTime, err := s.acquire(ctx, wasmSHA256(in), in.Wasm)
-	res.rep.Compile = compileTime
-	if err != nil {
-		res.err = err
-		return res
-	}
-	defer s.release(c)
 	s.started.Add(1)
 	res.err = s.dryRun(ctx, c.cm, in, &res.rep)
 	return res
-}
-
-// acquire returns the compiled module for a digest, compiling it at most
-// once; the caller must release it.
-func (s *Sandbox) acquire(ctx context.Context, sha string, wasm []byte) (*compiledModule, time.Duration, error) {
-	if c := s.lookup(sha); c != nil {
-		return c, 0, nil
-	}
-	s.compileMu.Lock()
-	defer s.compileMu.Unlock()
-	if c := s.lookup(sha); c != nil {
-		return c, 0, nil
-	}
-	start := time.Now()
-	cm, err := compile(ctx, s.rt, wasm)
-	took := time.Since(start)
-	if err != nil {
-		return nil, took, err
-	}
-	c := &compiledModule{cm: cm, refs: 1}
-	s.mu.Lock()
-	s.compiled.Add(sha, c)
-	s.mu.Unlock()
-	return c, took, nil
-}
-
-// lookup returns a cached compiled module with one more reference, or nil.
-func (s *Sandbox) lookup(sha string) *compiledModule {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if v, found := s.compiled.Get(sha); found {
-		c := v.(*compiledModule)
-		c.refs++
-		return c
-	}
-	return nil
-}
-
-// release drops a reference, closing an evicted module nobody uses.
-func (s *Sandbox) release(c *compiledModule) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c.refs--
-	if c.evicted && c.refs == 0 {
-		_ = c.cm.Close(context.Background())
-	}
 }
 
 // compile compiles the bytes, turning a memory declaration over the page
