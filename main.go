@@ -72,6 +72,8 @@ type options struct {
 	concurrent      int
 	kubeAPIQPS      float32
 	kubeAPIBurst    int
+	eventQPS        float32
+	eventBurst      int
 	policy          policy.Policy
 	sigstoreTUF     bool
 	deniedCIDRs     string
@@ -136,9 +138,7 @@ func (o *options) define(fs *pflag.FlagSet) {
 	fs.StringVar(&o.leaderElectNS, "leader-election-namespace", "", "Namespace of the leader election Lease (default: the pod's namespace).")
 	fs.StringVar(&o.maxModuleSize, "max-module-size", "256Mi", "Largest Wasm module or layer the operator reads from a registry (a Kubernetes quantity).")
 	fs.IntVar(&o.moduleCacheSize, "module-cache-size", 1024, "Number of distinct modules whose verified facts are kept in memory.")
-	fs.IntVar(&o.concurrent, "concurrent", 8, "Number of WasmExtensions reconciled at once.")
-	fs.Float32Var(&o.kubeAPIQPS, "kube-api-qps", 50, "Queries per second the operator may send to the Kubernetes API.")
-	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", 100, "Burst of queries the operator may send to the Kubernetes API.")
+	o.defineThroughput(fs)
 	fs.StringSliceVar(&o.policy.AllowedRegistries, "allowed-registries", nil, "Registry hosts or host/path prefixes modules may come from (comma-separated); empty allows all. Checked before any network access.")
 	fs.StringSliceVar(&o.policy.InsecureRegistries, "insecure-registries", nil, "Registry hosts reached over plain HTTP (comma-separated); when set, module.insecure is refused for other hosts.")
 	fs.BoolVar(&o.policy.RequireSignature, "require-signature", false, "Refuse extensions without spec.verify (Reason PolicyViolation).")
@@ -163,8 +163,8 @@ func (o *options) define(fs *pflag.FlagSet) {
 
 // validate checks the parsed flags and parses the quantities.
 func (o *options) validate() error {
-	if o.concurrent < 1 || o.kubeAPIQPS <= 0 || o.kubeAPIBurst < 1 {
-		return fmt.Errorf("--concurrent, --kube-api-qps and --kube-api-burst must be positive")
+	if err := o.validateThroughput(); err != nil {
+		return err
 	}
 	var err error
 	if o.maxSize, err = resource.ParseQuantity(o.maxModuleSize); err != nil || o.maxSize.Value() <= 0 {
@@ -292,10 +292,14 @@ func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options, sb *sand
 			ctrl.Log.Info("Module not kept for serving", "sha256", sha, "error", err.Error())
 		}
 	}).WithHTTP(httpsource.New(httpsource.Options{MaxModuleSize: o.maxSize.Value(), UserAgent: "wasmext", Transport: o.guard.Transport()}))
+	events, err := o.eventQueue(mgr)
+	if err != nil {
+		return nil, err
+	}
 	r := &controllers.WasmExtensionReconciler{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
-		Recorder:     mgr.GetEventRecorder("wasmext"),
+		Recorder:     events,
 		Resolver:     fetcher,
 		Loader:       loader,
 		Concurrency:  o.concurrent,

@@ -19,20 +19,31 @@ import (
 // finalizers, deletions), and every Event it is asked to emit (counted when
 // asked, so an Event still queued in the broadcaster counts too; Event
 // requests themselves are not counted again).
-type writeCounter struct{ m sync.Map } // namespace -> *atomic.Int64
+type writeCounter struct {
+	m   sync.Map // namespace -> *atomic.Int64: API writes and Events
+	api sync.Map // namespace -> *atomic.Int64: API writes other than Events
+}
 
-func (w *writeCounter) add(ns string) {
-	v, _ := w.m.LoadOrStore(ns, new(atomic.Int64))
+func (w *writeCounter) add(ns string) { inc(&w.m, ns) }
+
+func inc(m *sync.Map, ns string) {
+	v, _ := m.LoadOrStore(ns, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
 }
 
-// in returns the writes counted in namespace ns so far.
-func (w *writeCounter) in(ns string) int64 {
-	if v, ok := w.m.Load(ns); ok {
+func load(m *sync.Map, ns string) int64 {
+	if v, ok := m.Load(ns); ok {
 		return v.(*atomic.Int64).Load()
 	}
 	return 0
 }
+
+// in returns the writes (Events included) counted in namespace ns so far.
+func (w *writeCounter) in(ns string) int64 { return load(&w.m, ns) }
+
+// apiIn returns the API writes other than Events counted in namespace ns:
+// those on an extension's path to Ready.
+func (w *writeCounter) apiIn(ns string) int64 { return load(&w.api, ns) }
 
 // transport wraps the manager's HTTP transport.
 func (w *writeCounter) transport(rt http.RoundTripper) http.RoundTripper {
@@ -40,6 +51,7 @@ func (w *writeCounter) transport(rt http.RoundTripper) http.RoundTripper {
 		if req.Method != http.MethodGet && req.Method != http.MethodHead {
 			if ns, ok := namespaceOf(req.URL.Path); ok && !strings.Contains(req.URL.Path, "/events") {
 				w.add(ns)
+				inc(&w.api, ns)
 			}
 		}
 		return rt.RoundTrip(req)

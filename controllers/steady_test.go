@@ -60,7 +60,10 @@ func assertSteady(t *testing.T, reg *ocitest.Registry, repo, ns, name string) {
 // TestSteadyStateMakesNoWrites covers every output kind served here
 // (WasmPlugin, EnvoyFilter; TrafficExtension in TestOutputAuto) and a
 // verified extension. The first reconciles are counted too, so the counter
-// is seen to count: finalizer, apply, status and one Event.
+// is seen to count: at least the apply and the status of each (the first
+// ones' status changes again when the EnvoyFilter appears beside them, see
+// TestTwoWritesToReady for the count on the path to Ready), and one Normal
+// Event each, queued apart.
 func TestSteadyStateMakesNoWrites(t *testing.T) {
 	reg := ocitest.NewRegistry(t)
 	ns := namespace(t)
@@ -81,10 +84,43 @@ func TestSteadyStateMakesNoWrites(t *testing.T) {
 		create(t, ext)
 		waitReady(t, ns, ext.Name)
 	}
-	if n := writes.in(ns); n < 3*4 {
-		t.Fatalf("the counter saw %d writes for 3 new extensions, want at least 12 (finalizer, apply, status, Event each)", n)
+	if n := writes.apiIn(ns); n < 3*2 {
+		t.Fatalf("the counter saw %d API writes for 3 new extensions, want at least 6 (apply and status each)", n)
+	}
+	if n := writes.in(ns) - writes.apiIn(ns); n < 3 {
+		t.Fatalf("the counter saw %d Events for 3 new extensions, want at least 3", n)
 	}
 	for _, name := range []string{"wasmplugin", "envoyfilter", "verified"} {
 		assertSteady(t, reg, "acme/steady", ns, name)
+	}
+}
+
+// TestTwoWritesToReady: extensions created at once, some sharing a module,
+// one verified, each become Ready with exactly two API writes (the apply
+// of the rendered object and one status patch: no finalizer, and the
+// Normal Event queued apart, not on the path).
+func TestTwoWritesToReady(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	ctx := context.Background()
+	d := pushT(t, reg, "acme/two:v1", oci.FormatCNCF, wasmtest.Variant(21))
+	pushT(t, reg, "acme/two:v2", oci.FormatCNCF, wasmtest.Variant(22))
+	signer, pub := newKey(t)
+	if err := verifytest.SignKeyBundle(ctx, reg.Host, "acme/two", digest.Digest(d), signer); err != nil {
+		t.Fatal(err)
+	}
+	keySecret(t, ns, "cosign-pub", pub)
+	exts := []*v1alpha1.WasmExtension{keyVerified(ns, "verified", reg.Ref("acme/two:v1"), "cosign-pub")}
+	for i := range 5 {
+		exts = append(exts, newExtension(ns, fmt.Sprint("e", i), reg.Ref(fmt.Sprintf("acme/two:v%d", 1+i%2))))
+	}
+	for _, ext := range exts {
+		create(t, ext)
+	}
+	for _, ext := range exts {
+		waitReady(t, ns, ext.Name)
+	}
+	if n, want := writes.apiIn(ns), int64(2*len(exts)); n != want {
+		t.Fatalf("%d API writes for %d extensions to Ready, want %d (apply and status each)", n, len(exts), want)
 	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/cache"
+	"github.com/wasmext/wasmext/internal/eventqueue"
 	"github.com/wasmext/wasmext/internal/httpsource"
 	"github.com/wasmext/wasmext/internal/metrics"
 	"github.com/wasmext/wasmext/internal/module"
@@ -106,10 +107,15 @@ func startManager(ctx context.Context, env *testenv.Env) error {
 	moduleServer = &cache.Server{Store: cache.NewStore(64 << 20), Key: suiteModuleKey, Grace: cache.DefaultGrace}
 	moduleHTTP := httptest.NewServer(moduleServer)
 	moduleServerURL = moduleHTTP.URL
+	// As main.go: Normal Events queued and sent apart (here fast).
+	events := eventqueue.New(mgr.GetEventRecorder("wasmext"), mgr.GetScheme(), eventqueue.Options{QPS: 1000, Burst: 1000})
+	if err := mgr.Add(events); err != nil {
+		return err
+	}
 	reconciler = &WasmExtensionReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
-		Recorder:  countingRecorder{EventRecorder: mgr.GetEventRecorder("wasmext"), n: &writes},
+		Recorder:  countingRecorder{EventRecorder: events, n: &writes},
 		Resolver:  fetcher,
 		Loader: module.NewLoader(fetcher, 64).KeepBytes(func(sha string, b []byte) {
 			_ = moduleServer.Put(sha, b)

@@ -98,6 +98,7 @@ type WasmExtensionReconciler struct {
 	resolutions   memory[resolution]
 	semvers       memory[semverState]
 	verifications memory[verified]
+	statuses      memory[writtenStatus]
 }
 
 // Least privilege, proven by test/rbac (each verb removed alone breaks a scenario):
@@ -122,16 +123,14 @@ type WasmExtensionReconciler struct {
 func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
 	ext := &v1alpha1.WasmExtension{}
 	if err := r.Get(ctx, req.NamespacedName, ext); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !ext.DeletionTimestamp.IsZero() {
-		r.resolutions.forget(req.NamespacedName)
-		r.verifications.forget(req.NamespacedName)
-		r.semvers.forget(req.NamespacedName)
+		r.forget(req.NamespacedName)
 		return ctrl.Result{}, r.finalize(ctx, ext)
-	}
-	if err := r.addFinalizer(ctx, ext); err != nil {
-		return ctrl.Result{}, err
 	}
 	orig := ext.DeepCopy()
 	s := &scope{ext: ext, now: r.now(), suspended: ext.Spec.Suspend, noSandbox: r.Sandbox == nil}
@@ -170,31 +169,28 @@ func (r *WasmExtensionReconciler) now() time.Time {
 	return r.Clock.Now()
 }
 
-// patchStatus writes the status when it differs from what was read.
-func (r *WasmExtensionReconciler) patchStatus(ctx context.Context, orig, ext *v1alpha1.WasmExtension) error {
-	if statusEqual(orig.Status, ext.Status) {
-		return nil
-	}
-	// An extension deleted meanwhile has no status to write.
-	return client.IgnoreNotFound(r.Status().Patch(ctx, ext, client.MergeFrom(orig)))
+// forget drops what the reconciler remembers in memory about an extension
+// that is gone or going.
+func (r *WasmExtensionReconciler) forget(k client.ObjectKey) {
+	r.resolutions.forget(k)
+	r.verifications.forget(k)
+	r.semvers.forget(k)
+	r.statuses.forget(k)
 }
 
-// Finalizer makes deletion wait until the rendered objects are gone. Owner
-// references would let the garbage collector do it too; the finalizer makes
-// removal explicit, immediate and visible, also where no collector runs.
+// Finalizer is what earlier versions put on every extension so that
+// deletion waited for the operator to delete what it rendered. It is no
+// longer added: a rendered object lives in its extension's namespace with
+// a controller owner reference (blockOwnerDeletion), so Kubernetes' garbage
+// collector deletes it, also while the operator is down or uninstalled, and
+// `kubectl delete --cascade=foreground` waits for it. Not adding it saves
+// one API write per extension on the path to Ready, and a CRD or namespace
+// deletion never hangs on a finalizer nobody removes. An extension that
+// still carries it (created by an earlier version) is released as before.
 const Finalizer = "wasmext.io/rendered-objects"
 
-// addFinalizer adds the finalizer once (one write in an extension's life).
-func (r *WasmExtensionReconciler) addFinalizer(ctx context.Context, ext *v1alpha1.WasmExtension) error {
-	if controllerutil.ContainsFinalizer(ext, Finalizer) {
-		return nil
-	}
-	orig := ext.DeepCopy()
-	controllerutil.AddFinalizer(ext, Finalizer)
-	return r.Patch(ctx, ext, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}))
-}
-
-// finalize deletes what the extension rendered, then lets it go.
+// finalize deletes what an extension carrying the earlier versions'
+// Finalizer rendered, then lets it go.
 func (r *WasmExtensionReconciler) finalize(ctx context.Context, ext *v1alpha1.WasmExtension) error {
 	if !controllerutil.ContainsFinalizer(ext, Finalizer) {
 		return nil

@@ -224,7 +224,7 @@ func assertMessageContains(t *testing.T, ext *v1alpha1.WasmExtension, typ, want 
 }
 
 // TestRepairAndDelete: a hand-edited or deleted WasmPlugin is put back;
-// deleting the extension removes the WasmPlugin.
+// deleting the extension needs no finalizer (see assertDeletedByOwner).
 func TestRepairAndDelete(t *testing.T) {
 	reg := ocitest.NewRegistry(t)
 	ns := namespace(t)
@@ -264,15 +264,59 @@ func TestRepairAndDelete(t *testing.T) {
 		return nil
 	})
 
-	if err := k8s.Delete(context.Background(), getExt(t, ns, "repair")); err != nil {
+	assertDeletedByOwner(t, ns, "repair")
+}
+
+// assertDeletedByOwner deletes an extension that carries no finalizer and
+// checks that it is gone at once, its WasmPlugin left to the garbage
+// collector (which envtest does not run; the kind e2e does) through a
+// controller owner reference that blocks the owner's foreground deletion.
+func assertDeletedByOwner(t *testing.T, ns, name string) {
+	t.Helper()
+	ext := getExt(t, ns, name)
+	if len(ext.Finalizers) != 0 {
+		t.Fatalf("finalizers %v: an extension needs none (one API write fewer on the path to Ready)", ext.Finalizers)
+	}
+	wp, err := getWasmPlugin(ns, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner := metav1.GetControllerOf(wp)
+	if owner == nil || owner.UID != ext.UID || owner.Kind != "WasmExtension" || owner.BlockOwnerDeletion == nil || !*owner.BlockOwnerDeletion {
+		t.Fatalf("WasmPlugin owner references %+v: want a blocking controller reference to extension UID %s", wp.OwnerReferences, ext.UID)
+	}
+	if err := k8s.Delete(context.Background(), ext); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "extension gone", func() error {
+		e := &v1alpha1.WasmExtension{}
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: name}, e); !apierrors.IsNotFound(err) {
+			return fmt.Errorf("extension still there: %v", err)
+		}
+		return nil
+	})
+}
+
+// TestLegacyFinalizerReleased: an extension created by an earlier version
+// carries the Finalizer; deleting it deletes what it rendered, then the
+// finalizer is removed.
+func TestLegacyFinalizerReleased(t *testing.T) {
+	reg := ocitest.NewRegistry(t)
+	ns := namespace(t)
+	d := pushT(t, reg, "acme/legacy:v1", oci.FormatCNCF, wasmtest.ProxyWasm)
+	ext := newExtension(ns, "legacy", reg.Ref("acme/legacy:v1"))
+	ext.Finalizers = []string{Finalizer}
+	create(t, ext)
+	waitServes(t, ns, "legacy", d)
+	if err := k8s.Delete(context.Background(), getExt(t, ns, "legacy")); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "WasmPlugin and extension gone", func() error {
-		if _, err := getWasmPlugin(ns, "repair"); !apierrors.IsNotFound(err) {
+		if _, err := getWasmPlugin(ns, "legacy"); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("WasmPlugin still there: %v", err)
 		}
 		e := &v1alpha1.WasmExtension{}
-		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "repair"}, e); !apierrors.IsNotFound(err) {
+		if err := k8s.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "legacy"}, e); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("extension still there: %v", err)
 		}
 		return nil

@@ -41,7 +41,7 @@ func (w *outputWatches) ensure(served Served) error {
 			continue
 		}
 		h := handler.EnqueueRequestForOwner(w.mgr.GetScheme(), w.mgr.GetRESTMapper(), &v1alpha1.WasmExtension{}, handler.OnlyControllerOwner())
-		if err := w.ctrl.Watch(source.Kind(w.mgr.GetCache(), o.newObject(), h)); err != nil {
+		if err := w.ctrl.Watch(source.Kind(w.mgr.GetCache(), o.newObject(), h, renderedChanged)); err != nil {
 			return err
 		}
 		w.started[o.kind] = true

@@ -10,6 +10,7 @@
 //	wasmext_module_dry_run_duration_seconds{result}       dry runs in the sandbox
 //	wasmext_reconciles_total{reason}                      reconciles by outcome Reason (Succeeded, Suspended, or the failure's Reason)
 //	wasmext_extensions{type,status,reason}                extensions by condition, computed from the informer cache at each scrape
+//	wasmext_events_pending                                extensions whose Normal Event waits in the event queue
 //
 // It owns the metrics, the http.RoundTripper that counts registry requests
 // and the collector that counts extensions. It must not decide anything:
@@ -103,4 +104,13 @@ func Register[C prometheus.Collector](c C) C {
 		}
 	}
 	panic(err)
+}
+
+// EventsPending exports n, the number of extensions whose Normal Event
+// waits in the event queue, as wasmext_events_pending.
+func EventsPending(n func() int) {
+	Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "wasmext_events_pending",
+		Help: "Extensions whose Normal Event waits in the operator's event queue (sent at --event-qps).",
+	}, func() float64 { return float64(n()) }))
 }

@@ -179,6 +179,14 @@ func deletionScenario(ctx context.Context, r *run) error {
 	if _, err := r.waitRendered(ctx, v1alpha1.OutputWasmPlugin, "deleted"); err != nil {
 		return err
 	}
+	// New extensions carry no finalizer (the garbage collector, which
+	// envtest does not run, deletes by owner reference); one created by an
+	// earlier version does, and the operator must still be allowed to
+	// release it: delete what it rendered (deletecollection), then patch.
+	legacy := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"finalizers":["`+controllers.Finalizer+`"]}}`))
+	if err := r.h.c.Patch(ctx, ext, legacy); err != nil {
+		return err
+	}
 	if err := r.h.c.Delete(ctx, ext); err != nil {
 		return err
 	}
