@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -32,12 +33,12 @@ func (r *WasmExtensionReconciler) verify(ctx context.Context, s *scope) error {
 	if s.ext.Spec.Verify == nil {
 		return nil
 	}
-	trust, err := r.trustVersion(ctx, s.ext)
+	secrets, err := r.trustSecrets(ctx, s.ext)
 	if err != nil {
 		return r.verifyFailed(ctx, s, err)
 	}
-	s.trustVersion = trust
-	want := verificationKey{digest: s.resolved.Digest.String(), generation: s.ext.Generation, trust: trust}
+	s.trustVersion = secrets.String()
+	want := verificationKey{digest: s.resolved.Digest.String(), generation: s.ext.Generation, trust: s.trustVersion}
 	objKey := client.ObjectKeyFromObject(s.ext)
 	last := r.verifications.get(objKey)
 	c := meta.FindStatusCondition(s.ext.Status.Conditions, v1alpha1.ConditionModuleVerified)
@@ -47,7 +48,7 @@ func (r *WasmExtensionReconciler) verify(ctx context.Context, s *scope) error {
 		s.verified = last
 		return nil
 	}
-	trustMat, err := r.trustFor(ctx, s.ext)
+	trustMat, err := r.trustFor(ctx, s.ext, secrets)
 	if err != nil {
 		return r.verifyFailed(ctx, s, err)
 	}
@@ -103,24 +104,58 @@ func trustSecretNames(ext *v1alpha1.WasmExtension) []string {
 	return names
 }
 
-// trustVersion returns the resourceVersions of the Secrets spec.verify
-// names, read from the metadata-only cache (no Secret data, no API call).
-func (r *WasmExtensionReconciler) trustVersion(ctx context.Context, ext *v1alpha1.WasmExtension) (string, error) {
-	var parts []string
-	if names := trustSecretNames(ext); len(names) > 0 {
-		if err := r.secretAllowed(ext.Namespace); err != nil {
-			return "", err
+// trustSecret is one Secret spec.verify names, as the metadata-only cache
+// last saw it.
+type trustSecret struct {
+	name            string
+	uid             types.UID
+	resourceVersion string
+}
+
+// trustSecretList is the Secrets spec.verify names, in trustSecretNames order.
+type trustSecretList []trustSecret
+
+// String is the trust version verifications are recorded under:
+// name=resourceVersion for each Secret (pure).
+func (l trustSecretList) String() string {
+	parts := make([]string, len(l))
+	for i, s := range l {
+		parts[i] = s.name + "=" + s.resourceVersion
+	}
+	return strings.Join(parts, ",")
+}
+
+// of returns the version of Secret name (the zero version, which matches
+// no kept part, if the list does not hold it).
+func (l trustSecretList) of(name string) trustSecret {
+	for _, s := range l {
+		if s.name == name {
+			return s
 		}
 	}
-	for _, name := range trustSecretNames(ext) {
+	return trustSecret{name: name}
+}
+
+// trustSecrets returns the UIDs and resourceVersions of the Secrets
+// spec.verify names, read from the metadata-only cache (no Secret data, no
+// API call).
+func (r *WasmExtensionReconciler) trustSecrets(ctx context.Context, ext *v1alpha1.WasmExtension) (trustSecretList, error) {
+	names := trustSecretNames(ext)
+	if len(names) > 0 {
+		if err := r.secretAllowed(ext.Namespace); err != nil {
+			return nil, err
+		}
+	}
+	list := make(trustSecretList, 0, len(names))
+	for _, name := range names {
 		md := &metav1.PartialObjectMetadata{}
 		md.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 		if err := r.Get(ctx, client.ObjectKey{Namespace: ext.Namespace, Name: name}, md); err != nil {
-			return "", secretError(err, ext.Namespace, name)
+			return nil, secretError(err, ext.Namespace, name)
 		}
-		parts = append(parts, name+"="+md.ResourceVersion)
+		list = append(list, trustSecret{name: name, uid: md.UID, resourceVersion: md.ResourceVersion})
 	}
-	return strings.Join(parts, ","), nil
+	return list, nil
 }
 
 // checkSignature runs one signature check (the registry requests for the
@@ -139,36 +174,37 @@ func checkSignature(ctx context.Context, trust trustMaterial, t verify.Target) (
 // verifierFor builds the verifier spec.verify asks for, reading its
 // Secrets from the extension's own namespace only.
 func (r *WasmExtensionReconciler) verifierFor(ctx context.Context, ext *v1alpha1.WasmExtension) (verify.Verifier, error) {
-	trust, err := r.trustFor(ctx, ext)
+	secrets, err := r.trustSecrets(ctx, ext)
+	if err != nil {
+		return nil, err
+	}
+	trust, err := r.trustFor(ctx, ext, secrets)
 	if err != nil {
 		return nil, err
 	}
 	return trust.build()
 }
 
-// trustFor reads the trust material spec.verify names (its Secrets from
-// the extension's own namespace only) and identifies it; the verifier is
+// trustFor identifies the trust material spec.verify names, from the
+// versions of its Secrets (in the extension's own namespace only), reading
+// a Secret only when no kept part covers its version; the verifier is
 // built from it only when a check runs.
-func (r *WasmExtensionReconciler) trustFor(ctx context.Context, ext *v1alpha1.WasmExtension) (trustMaterial, error) {
+func (r *WasmExtensionReconciler) trustFor(ctx context.Context, ext *v1alpha1.WasmExtension, secrets trustSecretList) (trustMaterial, error) {
 	c := ext.Spec.Verify.Cosign
 	if ref := c.PublicKeySecretRef; ref != nil {
-		secret, err := r.secret(ctx, ext.Namespace, ref.Name)
+		part, err := r.trustPartOf(ctx, ext.Namespace, secrets.of(ref.Name), "keys", keysPart)
 		if err != nil {
 			return trustMaterial{}, err
 		}
-		keys := cosign.PublicKeysFromData(secret.Data)
-		if len(keys) == 0 {
-			return trustMaterial{}, fmt.Errorf("%w: Secret %s holds no PEM public key", errVerifyConfig, ref.Name)
-		}
-		return trustMaterial{id: materialID("key", keys...), build: func() (verify.Verifier, error) {
-			return cosign.NewKeyVerifier(r.Fetcher, keys)
+		return trustMaterial{id: part.id, build: func() (verify.Verifier, error) {
+			return cosign.NewKeyVerifier(r.Fetcher, part.keys)
 		}}, nil
 	}
 	k := c.Keyless
 	if k == nil {
 		return trustMaterial{}, fmt.Errorf("%w: spec.verify.cosign names neither keys nor a keyless identity", errVerifyConfig)
 	}
-	rootID, trusted, err := r.trustedRoot(ctx, ext.Namespace, k.TrustedRootSecretRef)
+	rootID, trusted, err := r.trustedRoot(ctx, ext.Namespace, k.TrustedRootSecretRef, secrets)
 	if err != nil {
 		return trustMaterial{}, err
 	}
@@ -185,10 +221,10 @@ func (r *WasmExtensionReconciler) trustFor(ctx context.Context, ext *v1alpha1.Wa
 	}, nil
 }
 
-// trustedRoot returns what identifies the trusted root (its JSON, or
-// "public-good") and how to load it. The public-good root is the one
-// fetched through TUF at start-up, the same for every extension.
-func (r *WasmExtensionReconciler) trustedRoot(ctx context.Context, ns string, ref *v1alpha1.LocalObjectReference) ([]byte, func() (root.TrustedMaterial, error), error) {
+// trustedRoot returns what identifies the trusted root (a hash of its
+// JSON, or "public-good") and how to load it. The public-good root is the
+// one fetched through TUF at start-up, the same for every extension.
+func (r *WasmExtensionReconciler) trustedRoot(ctx context.Context, ns string, ref *v1alpha1.LocalObjectReference, secrets trustSecretList) ([]byte, func() (root.TrustedMaterial, error), error) {
 	if ref == nil {
 		if r.SigstoreRoot == nil {
 			return nil, nil, fmt.Errorf("%w: the public-good Sigstore trusted root is not available to the operator (it is fetched through TUF at start-up); set keyless.trustedRootSecretRef to a Secret with %s", errVerifyConfig, TrustedRootKey)
@@ -198,24 +234,46 @@ func (r *WasmExtensionReconciler) trustedRoot(ctx context.Context, ns string, re
 		}
 		return nil, nil, fmt.Errorf("%w: the public-good Sigstore trusted root could not be fetched through TUF; set keyless.trustedRootSecretRef to a Secret with %s", errVerifyConfig, TrustedRootKey)
 	}
-	secret, err := r.secret(ctx, ns, ref.Name)
+	part, err := r.trustPartOf(ctx, ns, secrets.of(ref.Name), "root", rootPart)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, ok := secret.Data[TrustedRootKey]
-	if !ok {
-		return nil, nil, fmt.Errorf("%w: Secret %s has no %s key", errVerifyConfig, ref.Name, TrustedRootKey)
-	}
-	return b, func() (root.TrustedMaterial, error) { return cosign.TrustedRootFromJSON(b) }, nil
+	return []byte(part.id), func() (root.TrustedMaterial, error) { return cosign.TrustedRootFromJSON(part.root) }, nil
 }
 
-// secret reads a Secret of spec.verify uncached (its data is never cached).
-func (r *WasmExtensionReconciler) secret(ctx context.Context, ns, name string) (*corev1.Secret, error) {
-	var secret corev1.Secret
-	if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &secret); err != nil {
-		return nil, secretError(err, ns, name)
+// trustPartOf returns the part of kind that Secret version s holds, kept or
+// read uncached (its data is never in the informer cache).
+func (r *WasmExtensionReconciler) trustPartOf(ctx context.Context, ns string, s trustSecret, kind string, parse func(*corev1.Secret) trustPart) (trustPart, error) {
+	part, err := trustParts.get(kind, ns, s, func() (*corev1.Secret, error) {
+		var secret corev1.Secret
+		if err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: ns, Name: s.name}, &secret); err != nil {
+			return nil, secretError(err, ns, s.name)
+		}
+		return &secret, nil
+	}, parse)
+	if err != nil {
+		return trustPart{}, err
 	}
-	return &secret, nil
+	return part, part.err
+}
+
+// keysPart picks the PEM public keys out of a key Secret (pure).
+func keysPart(s *corev1.Secret) trustPart {
+	keys := cosign.PublicKeysFromData(s.Data)
+	if len(keys) == 0 {
+		return trustPart{err: fmt.Errorf("%w: Secret %s holds no PEM public key", errVerifyConfig, s.Name)}
+	}
+	return trustPart{keys: keys, id: materialID("key", keys...)}
+}
+
+// rootPart takes the trusted root JSON out of a trustedRootSecretRef
+// Secret (pure).
+func rootPart(s *corev1.Secret) trustPart {
+	b, ok := s.Data[TrustedRootKey]
+	if !ok {
+		return trustPart{err: fmt.Errorf("%w: Secret %s has no %s key", errVerifyConfig, s.Name, TrustedRootKey)}
+	}
+	return trustPart{root: b, id: materialID("root", b)}
 }
 
 // secretError tells a Secret that does not exist (a person must create it)

@@ -4,11 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/oci/ocitest"
@@ -121,4 +128,142 @@ func TestVerifyCacheKeepsOnlySuccesses(t *testing.T) {
 			t.Fatalf("key %s reused the result of %s", o, k)
 		}
 	}
+}
+
+// countingReader counts the reads that reach the API server (the
+// reconciler's uncached reader).
+type countingReader struct {
+	client.Reader
+	gets atomic.Int64
+}
+
+func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	c.gets.Add(1)
+	return c.Reader.Get(ctx, key, obj, opts...)
+}
+
+// verifyBench is a reconciler whose cached client is a fake holding one key
+// Secret, and whose uncached reader counts its reads, over modules signed
+// in a real registry.
+type verifyBench struct {
+	r      *WasmExtensionReconciler
+	api    *countingReader
+	cached client.Client
+	reg    *ocitest.Registry
+	repos  []string
+	digest map[string]digest.Digest
+}
+
+// newVerifyBench pushes and signs n modules (and a solo one) with one key
+// held by Secret keys in namespace ns.
+func newVerifyBench(t *testing.T, ns string, n int) *verifyBench {
+	t.Helper()
+	b := &verifyBench{reg: ocitest.NewRegistry(t), digest: map[string]digest.Digest{}}
+	signer, pub := newKey(t)
+	for i := range n + 1 {
+		repo := fmt.Sprintf("acme/many-%02d", i)
+		d := digest.Digest(pushT(t, b.reg, repo+":v1", oci.FormatCNCF, wasmtest.Variant(200+i)))
+		if err := verifytest.SignKeyBundle(context.Background(), b.reg.Host, repo, d, signer); err != nil {
+			t.Fatal(err)
+		}
+		b.repos, b.digest[repo] = append(b.repos, repo), d
+	}
+	b.reg.Reset() // the pushes and signatures are not the operator's
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "keys", UID: types.UID(ns + "-keys")},
+		Data: map[string][]byte{"cosign.pub": pub, "cosign.key": []byte("not public")}}
+	b.cached = fake.NewClientBuilder().WithScheme(testScheme).WithObjects(secret).Build()
+	b.api = &countingReader{Reader: b.cached}
+	b.r = &WasmExtensionReconciler{Client: b.cached, APIReader: b.api,
+		Fetcher: oci.NewFetcher(oci.Options{MaxModuleSize: 4 << 20})}
+	return b
+}
+
+// verifyOne runs the verify step for extension name of repo.
+func (b *verifyBench) verifyOne(ctx context.Context, ns, name, repo string) error {
+	ref := b.reg.Ref(repo + ":v1")
+	ext := keyVerified(ns, name, ref, "keys")
+	ext.Generation = 1
+	s := &scope{ext: ext, now: time.Now(), request: oci.Request{Image: ref, Insecure: true},
+		resolved: oci.Resolved{Repository: b.reg.Host + "/" + repo, Digest: b.digest[repo]}}
+	if err := b.r.verify(ctx, s); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if s.verified == nil {
+		return fmt.Errorf("%s: not verified", name)
+	}
+	return nil
+}
+
+// verifyAll verifies n extensions over the first modules repos, 8 at once
+// (as --concurrent 8 does).
+func (b *verifyBench) verifyAll(t *testing.T, ns string, n, modules int) {
+	t.Helper()
+	var g errgroup.Group
+	g.SetLimit(8)
+	for i := range n {
+		g.Go(func() error {
+			return b.verifyOne(context.Background(), ns, fmt.Sprintf("ext-%03d", i), b.repos[i%modules])
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checksPer asserts that every module of the first ones had exactly
+// perCheck referrers lookups (one signature check each), then resets.
+func (b *verifyBench) checksPer(t *testing.T, modules int, perCheck int64, when string) {
+	t.Helper()
+	for _, repo := range b.repos[:modules] {
+		if c := b.reg.CountsFor(repo); c.Other != perCheck {
+			t.Fatalf("%s: %s had %d referrers lookups, want %d (one signature check)", when, repo, c.Other, perCheck)
+		}
+	}
+	b.reg.Reset()
+}
+
+// TestVerifyManyOneSecretRead: 500 extensions over 20 signed modules under
+// one key Secret make 20 signature checks and one uncached Secret read (the
+// Secret's version, from the metadata cache, finds the kept keys). A second
+// pass makes none of either. A rotated key Secret (a new resourceVersion)
+// is read once more and checks each module once more.
+func TestVerifyManyOneSecretRead(t *testing.T) {
+	const n, modules = 500, 20
+	ns := "many-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	b := newVerifyBench(t, ns, modules)
+	solo := b.repos[modules]
+	if err := b.verifyOne(context.Background(), ns, "solo", solo); err != nil {
+		t.Fatal(err)
+	}
+	perCheck := b.reg.CountsFor(solo).Other
+	if perCheck == 0 || b.api.gets.Load() != 1 {
+		t.Fatalf("one extension: %d referrers lookups, %d Secret reads; want some and 1 (the counters count)", perCheck, b.api.gets.Load())
+	}
+	b.reg.Reset()
+
+	b.verifyAll(t, ns, n, modules)
+	if got := b.api.gets.Load(); got != 1 {
+		t.Fatalf("%d extensions made %d uncached Secret reads in all, want the solo one's 1", n, got)
+	}
+	b.checksPer(t, modules, perCheck, "first pass")
+	b.verifyAll(t, ns, n, modules)
+	if got := b.api.gets.Load(); got != 1 {
+		t.Fatalf("second pass: %d Secret reads in all, want still 1", got)
+	}
+	b.checksPer(t, modules, 0, "second pass")
+
+	var s corev1.Secret
+	if err := b.cached.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: "keys"}, &s); err != nil {
+		t.Fatal(err)
+	}
+	_, otherPub := newKey(t)
+	s.Data["other.pub"] = otherPub
+	if err := b.cached.Update(context.Background(), &s); err != nil {
+		t.Fatal(err)
+	}
+	b.verifyAll(t, ns, n, modules)
+	if got := b.api.gets.Load(); got != 2 {
+		t.Fatalf("after the rotation: %d Secret reads in all, want 2 (one more)", got)
+	}
+	b.checksPer(t, modules, perCheck, "after the rotation")
 }
