@@ -22,7 +22,8 @@ type compiledModule struct {
 	ready     chan struct{} // closed once compiled or failed; then the fields below are set
 	cm        wazero.CompiledModule
 	err       error
-	abandoned bool          // err is the compiling caller giving up, not the module's fault
+	lay       layout        // read from the bytes, which are not kept
+	abandoned bool          // err is the compiling caller's (gave up, or its Source failed), not the module's
 	took      time.Duration // compilation time
 	release   func()        // gives back the budget; nil once idle
 }
@@ -30,11 +31,11 @@ type compiledModule struct {
 // acquire returns the compiled module of a digest, compiling it unless a
 // run already holds or compiles it; on success the caller must unwant it.
 // Compile time is reported only to the caller that compiled.
-func (s *Sandbox) acquire(ctx context.Context, sha string, wasm []byte) (*compiledModule, time.Duration, error) {
+func (s *Sandbox) acquire(ctx context.Context, sha string, in Input) (*compiledModule, time.Duration, error) {
 	for {
 		c, first := s.want(sha)
 		if first {
-			s.compileInto(ctx, sha, c, wasm)
+			s.compileInto(ctx, sha, c, in)
 			if c.err != nil {
 				s.unwant(sha, c)
 				return nil, c.took, c.err
@@ -81,24 +82,35 @@ func (s *Sandbox) want(sha string) (*compiledModule, bool) {
 	return c, true
 }
 
-// compileInto compiles wasm into c within the budget, then wakes the
-// runs awaiting it. A failed module is forgotten at once, so that the next
-// run compiles it again; the runs that awaited it share the failure.
-func (s *Sandbox) compileInto(ctx context.Context, sha string, c *compiledModule, wasm []byte) {
+// compileInto compiles the module into c within the budget, then wakes
+// the runs awaiting it. A failed module is forgotten at once, so that the
+// next run compiles it again; the runs that awaited it share the failure.
+func (s *Sandbox) compileInto(ctx context.Context, sha string, c *compiledModule, in Input) {
 	defer close(c.ready)
 	defer func() {
 		if c.err != nil {
-			s.mu.Lock()
-			if s.modules[sha] == c {
-				delete(s.modules, sha)
-			}
-			s.mu.Unlock()
+			s.forget(sha, c)
 		}
 	}()
-	release, err := s.cfg.Budget.Acquire(ctx, len(wasm))
+	size := int64(len(in.Wasm))
+	if in.Wasm == nil && in.Source != nil {
+		size = in.Size
+		if size <= 0 {
+			size = s.cfg.Budget.Max()
+		}
+	}
+	release, err := s.cfg.Budget.Acquire(ctx, int(min(size, s.cfg.Budget.Max())))
 	if err != nil {
 		c.err, c.abandoned = fmt.Errorf("%w: the caller gave up: %w", ErrTimeout, err), true
 		return
+	}
+	wasm := in.Wasm
+	if wasm == nil && in.Source != nil {
+		if wasm, err = in.Source(ctx); err != nil {
+			release()
+			c.err, c.abandoned = &SourceError{Err: err}, true
+			return
+		}
 	}
 	s.compiles.Add(1)
 	start := time.Now()
@@ -109,7 +121,16 @@ func (s *Sandbox) compileInto(ctx context.Context, sha string, c *compiledModule
 		c.abandoned = ctx.Err() != nil && errors.Is(c.err, ctx.Err())
 		return
 	}
-	c.release = release
+	c.lay, c.release = readLayout(wasm), release
+}
+
+// forget removes a failed module, so that the next run compiles anew.
+func (s *Sandbox) forget(sha string, c *compiledModule) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.modules[sha] == c {
+		delete(s.modules, sha)
+	}
 }
 
 // unwant drops one user; the last one closes the module and gives its

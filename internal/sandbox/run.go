@@ -25,8 +25,7 @@ type runner struct {
 
 // dryRun checks the compiled module statically, then runs it as Envoy
 // would start it and serve one stream. It fills rep as far as it got.
-func (s *Sandbox) dryRun(parent context.Context, cm wazero.CompiledModule, in Input, rep *Report) error {
-	lay := readLayout(in.Wasm)
+func (s *Sandbox) dryRun(parent context.Context, cm wazero.CompiledModule, lay layout, in Input, rep *Report) error {
 	abi := abiMarker(lay.exports)
 	rep.ABI = abi
 	imports, err := checkImports(cm, abi, s.hostSigs)

@@ -79,10 +79,10 @@ func (s *Sandbox) Close(ctx context.Context) error {
 	return s.rt.Close(ctx)
 }
 
-// Run dry-runs in.Wasm once per Key(in); a repeated key returns the
-// remembered Report and error (Report.Cached true). Concurrent calls with
-// one key share one run. A run the caller gave up on (ctx done) is not
-// remembered, and neither is a Timeout: a node too busy to finish in time
+// Run dry-runs in.Wasm (or what in.Source returns) once per Key(in); a
+// repeated key returns the remembered Report and error (Report.Cached
+// true). Concurrent calls with one key share one run. A run the caller gave
+// up on (ctx done) is not remembered, nor a *SourceError, nor a Timeout: a node too busy to finish in time
 // looks the same as a loop, so the operator retries it with backoff.
 func (s *Sandbox) Run(ctx context.Context, in Input) (Report, error) {
 	key := Key(in)
@@ -96,7 +96,8 @@ func (s *Sandbox) Run(ctx context.Context, in Input) (Report, error) {
 	v, _, _ := s.runs.Do(key, func() (any, error) {
 		ran = true
 		res := s.run(ctx, in)
-		if ctx.Err() == nil && !s.isClosed() && !errors.Is(res.err, ErrTimeout) {
+		var srcErr *SourceError
+		if ctx.Err() == nil && !s.isClosed() && !errors.Is(res.err, ErrTimeout) && !errors.As(res.err, &srcErr) {
 			s.results.Add(key, res)
 		}
 		return res, nil
@@ -121,7 +122,7 @@ func (s *Sandbox) run(ctx context.Context, in Input) (res result) {
 		return result{err: fmt.Errorf("%w: the sandbox is closed", ErrTimeout)}
 	}
 	sha := wasmSHA256(in)
-	c, compileTime, err := s.acquire(ctx, sha, in.Wasm)
+	c, compileTime, err := s.acquire(ctx, sha, in)
 	res.rep.Compile = compileTime
 	if err != nil {
 		res.err = err
@@ -138,7 +139,7 @@ func (s *Sandbox) run(ctx context.Context, in Input) (res result) {
 		return result{err: fmt.Errorf("%w: the sandbox is closed", ErrTimeout)}
 	}
 	s.started.Add(1)
-	res.err = s.dryRun(ctx, c.cm, in, &res.rep)
+	res.err = s.dryRun(ctx, c.cm, c.lay, in, &res.rep)
 	return res
 }
 
