@@ -67,15 +67,15 @@ func (c Config) withDefaults() Config {
 
 // Input is one module with the configuration a proxy would give it.
 type Input struct {
-	Wasm         []byte
-	SHA256       string            // hex sha256 of Wasm (keys the compile cache); "" -> computed; required with Source
+	Wasm   []byte
+	SHA256 string // hex sha256 of Wasm (keys the compile cache); "" -> computed; required with Source
 	// Source returns the bytes when Wasm is nil. It is called only when the
 	// module must be compiled, once its share of Config.Budget is granted,
 	// so runs awaiting a compilation or a compiled module hold no bytes. An
 	// error it returns comes back from Run as a *SourceError, and is not
 	// remembered.
-	Source func(context.Context) ([]byte, error)
-	Size   int64 // length of what Source returns, for the budget; 0 -> the whole budget
+	Source       func(context.Context) ([]byte, error)
+	Size         int64             // length of what Source returns, for the budget; 0 -> the whole budget
 	PluginName   string            // Envoy's root_id / plugin_name as Istio renders it
 	PluginConfig []byte            // bytes the proxy hands proxy_on_configure; nil/empty -> size 0
 	VMConfig     []byte            // bytes for proxy_on_vm_start; usually empty
