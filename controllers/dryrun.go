@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -37,11 +38,16 @@ func (r *WasmExtensionReconciler) dryRun(ctx context.Context, s *scope) error {
 		s.dryRun = prev.DryRun.DeepCopy()
 		return nil
 	}
-	if in.Wasm, err = r.moduleBytes(ctx, s); err != nil {
-		return stepError(v1alpha1.ConditionModuleFetched, err)
-	}
+	// The bytes are read only if the module must be compiled, once the
+	// compile budget admits it: extensions waiting their turn hold none.
+	in.Size = s.facts.Size
+	in.Source = func(ctx context.Context) ([]byte, error) { return r.moduleBytes(ctx, s) }
 	start := time.Now()
 	rep, err := r.Sandbox.Run(ctx, in)
+	var srcErr *sandbox.SourceError
+	if errors.As(err, &srcErr) {
+		return stepError(v1alpha1.ConditionModuleFetched, srcErr.Err)
+	}
 	if err != nil || !rep.Cached {
 		metrics.ObserveDryRun(time.Since(start), err)
 	}
