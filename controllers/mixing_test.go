@@ -68,3 +68,39 @@ func TestMixedOutputsWarned(t *testing.T) {
 		t.Fatalf("an extension on other workloads was warned: %s", c.Message)
 	}
 }
+
+// TestFamilyIndex: checkMixing lists, through familyIndex, only the
+// extensions of the other family.
+func TestFamilyIndex(t *testing.T) {
+	ef, wp := outputFor(v1alpha1.OutputEnvoyFilter).gvk.Kind, outputFor(v1alpha1.OutputWasmPlugin).gvk.Kind
+	te := outputFor(v1alpha1.OutputTrafficExtension).gvk.Kind
+	rendered := func(kind string) *v1alpha1.WasmExtension {
+		return &v1alpha1.WasmExtension{Status: v1alpha1.WasmExtensionStatus{Rendered: []v1alpha1.RenderedObject{{Kind: kind}}}}
+	}
+	for _, kind := range []string{wp, te} {
+		if got := indexFamily(rendered(kind)); len(got) != 1 || got[0] != otherFamily(ef) || got[0] == otherFamily(kind) {
+			t.Errorf("%s indexed as %v; otherFamily(EnvoyFilter) = %q, otherFamily(%s) = %q", kind, got, otherFamily(ef), kind, otherFamily(kind))
+		}
+	}
+	if got := indexFamily(rendered(ef)); len(got) != 1 || got[0] != otherFamily(wp) || got[0] != otherFamily(te) {
+		t.Errorf("EnvoyFilter indexed as %v, want %q", got, otherFamily(wp))
+	}
+	if got := indexFamily(&v1alpha1.WasmExtension{}); got != nil {
+		t.Errorf("nothing rendered indexed as %v, want none", got)
+	}
+}
+
+// TestCacheStripsManagedFields: the cache drops managedFields, which
+// server-side apply makes large on every rendered object.
+func TestCacheStripsManagedFields(t *testing.T) {
+	tr := CacheOptions(Served{}, nil).DefaultTransform
+	if tr == nil {
+		t.Fatal("no DefaultTransform")
+	}
+	ext := &v1alpha1.WasmExtension{}
+	ext.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "wasmext"}}
+	out, err := tr(ext)
+	if err != nil || len(out.(*v1alpha1.WasmExtension).ManagedFields) != 0 {
+		t.Fatalf("after the transform: %v, %v", out, err)
+	}
+}

@@ -231,7 +231,10 @@ func CacheOptions(served Served, secretNamespaces []string) cache.Options {
 		// Keyed by GVK: it also scopes the metadata-only Secret watch.
 		by[&corev1.Secret{}] = cache.ByObject{Namespaces: nss}
 	}
-	return cache.Options{ByObject: by}
+	// managedFields are never read, and server-side apply gives every
+	// rendered object a large block of them: dropping them from the cache
+	// saves memory and deep-copy time per object.
+	return cache.Options{ByObject: by, DefaultTransform: cache.TransformStripManagedFields()}
 }
 
 // SetupWithManager registers the controller: it watches extensions (spec
@@ -246,6 +249,9 @@ func (r *WasmExtensionReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 		return err
 	}
 	if err := idx.IndexField(ctx, &v1alpha1.WasmExtension{}, moduleSHAIndex, indexModuleSHA); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.WasmExtension{}, familyIndex, indexFamily); err != nil {
 		return err
 	}
 	c, err := ctrl.NewControllerManagedBy(mgr).
