@@ -184,4 +184,15 @@ scenario_uninstall() {
     || die "the WasmExtensions did not survive helm uninstall"
   say "uninstalled: no Deployment, Service, ServiceAccount, Secret or RBAC left; the CRD and the extensions remain" \
     "(also left, not the chart's: $(kubectl -n "$OP_NS" get lease -o name | xargs))"
+  # No operator runs now, and extensions carry no finalizer: deleting one still deletes what it
+  # rendered, by the garbage collector following the owner reference.
+  local name plugin
+  name=$(kubectl -n "$E2E_NS" get wasmextensions -o jsonpath='{.items[0].metadata.name}')
+  plugin=$(plugin_of "$name")
+  [ -n "$plugin" ] || die "wasmextension/$name names no rendered WasmPlugin"
+  kubectl -n "$E2E_NS" delete wasmextension "$name" --cascade=foreground --timeout=90s >&2 \
+    || die "wasmextension/$name was not deleted without the operator"
+  kubectl -n "$E2E_NS" wait --for=delete "$WP/$plugin" --timeout=90s >&2 \
+    || die "WasmPlugin $plugin outlived its extension $name"
+  say "with the operator uninstalled, deleting wasmextension/$name deleted WasmPlugin $plugin (owner reference)"
 }
