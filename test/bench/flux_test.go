@@ -208,6 +208,12 @@ func TestWriteSummaryAndCase(t *testing.T) {
 	}
 }
 
+func TestIstioModel(t *testing.T) {
+	if got := istioModel(1, 50, 1); !strings.Contains(got, "1 pulls (1 manifest GETs + 1 blob GETs) of 1 distinct modules") {
+		t.Errorf("istioModel(1, 50) = %q: one extension uses one module", got)
+	}
+}
+
 func TestMachineParsers(t *testing.T) {
 	if got := cpuModel("processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags : x\n"); got != "AMD EPYC 7B13" {
 		t.Errorf("cpuModel = %q", got)

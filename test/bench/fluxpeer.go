@@ -94,6 +94,9 @@ func (b *bench) runSystem(ctx context.Context, s system, n int, mode runMode, st
 		sub := *b
 		sub.o.steady = steady
 		r, err = sub.runOne(ctx, n, mode)
+		if r != nil {
+			r.print(sub.o)
+		}
 	case sysFluxDefault:
 		r, err = b.runFlux(ctx, n, mode, fluxDefaultConc, steady)
 	case sysFluxTuned:

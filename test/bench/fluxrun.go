@@ -28,7 +28,7 @@ func (b *bench) runFlux(ctx context.Context, n int, mode runMode, concurrent int
 		r: &result{n: n, modules: len(b.mods), verify: mode.verify, interval: b.o.interval, loadStart: loadavg()}}
 	fmt.Printf("\n--- N=%d%s, Flux --concurrent=%d: starting control plane ... ", n, mode.label(), concurrent)
 	t := time.Now()
-	if x.env, err = testenv.Start(testenv.Options{ExtraCRDPaths: []string{b.o.peer.crds}}); err != nil {
+	if x.env, err = testenv.Start(testenv.Options{NoIstioCRDs: true, ExtraCRDPaths: []string{b.o.peer.crds}}); err != nil {
 		return nil, err
 	}
 	defer func() { err = errors.Join(err, x.env.Stop()) }()
@@ -57,6 +57,7 @@ func (b *bench) runFlux(ctx context.Context, n int, mode runMode, concurrent int
 	if err != nil {
 		return nil, err
 	}
+	printPeerRun(x.r)
 	if x.waitErr != nil {
 		return x.r, fmt.Errorf("%w\n%s", x.waitErr, x.op.Tail(20))
 	}
@@ -219,4 +220,19 @@ func createObjects(ctx context.Context, workers, n int, obj func(i int) client.O
 	wg.Wait()
 	slices.Sort(lat)
 	return lat, errors.Join(errs...)
+}
+
+// printPeerRun prints what one peer run measured beyond the report's figures.
+func printPeerRun(r *result) {
+	p, n := r.phase, float64(r.n)
+	if len(r.readyTimes) > 0 {
+		fmt.Printf("    Ready: first %s, p50 %s, p90 %s; settled %s later\n", secs(r.readyTimes[0]), secs(pct(r.readyTimes, 50)), secs(pct(r.readyTimes, 90)), dur(r.settle))
+	}
+	if len(r.notReady) > 0 {
+		fmt.Printf("    not Ready by reason: %v\n", r.notReady)
+	}
+	fmt.Printf("    API requests %.0f (%.2f /object; by method: %s); writes, API server side: %s\n", p.apiTotal(), p.apiTotal()/n, kv(p.apiByMethod), kv(p.apiServer))
+	rg := p.registry
+	fmt.Printf("    registry %d: manifest HEAD %d, GET %d, blob GET %d, other %d; signature-related %d; CPU %.2f s; peak RSS %s; log %s\n",
+		rg.Total, rg.ManifestHEAD, rg.ManifestGET, rg.BlobGET, rg.Other, p.sig.sig(), p.cpu.Seconds(), mib(r.sinceStart.PeakRSS), r.logFile)
 }

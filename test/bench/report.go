@@ -217,8 +217,8 @@ func roundsCell(rs []figures) string {
 // istioModel is the registry traffic of Istio's native WasmPlugin path for
 // n extensions over m modules, against wasmext's blob GETs.
 func istioModel(n, m int, wasmextBlobs float64) string {
-	return fmt.Sprintf("registry pulls = pods. With one selected pod per extension, %d pulls (%d manifest GETs + %d blob GETs) of %d distinct modules, "+
-		"against wasmext's %s blob GETs with delivery Cache; with P pods per extension, %d × P.", n, n, n, m, num(wasmextBlobs, 0), n)
+	return fmt.Sprintf("registry pulls = pods. With one selected pod per extension: %d pulls (%d manifest GETs + %d blob GETs) of %d distinct modules, "+
+		"against wasmext's %s blob GETs with delivery Cache; with P pods per extension, %d × P.", n, n, n, min(n, m), num(wasmextBlobs, 0), n)
 }
 
 // writeSummary writes the one-line-per-N table of ready times.

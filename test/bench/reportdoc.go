@@ -34,6 +34,9 @@ func readMachine(operatorBin, fluxBin string) machineInfo {
 	m.osName = osPretty(readText("/etc/os-release"))
 	if bi, err := buildinfo.ReadFile(fluxBin); err == nil {
 		m.fluxGo = bi.GoVersion
+		if bi.Main.Path == fluxModule {
+			m.fluxVer = bi.Main.Version
+		}
 		for _, d := range bi.Deps {
 			if d.Path == fluxModule {
 				m.fluxVer = d.Version
@@ -177,7 +180,7 @@ func writeMeaning(w io.Writer, m reportMeta) {
 		"**API requests / writes per object**: the system's own client-go requests (`rest_client_requests_total` of its /metrics: GET counts gets, lists and watches; writes are POST, PUT, PATCH, DELETE), events included, over N. The bench's creates are not in it. For the floor: its writes (rendered object + status) over N.",
 		"**CPU, peak RSS**: the child process' user + system CPU in the same window, and its peak RSS (VmHWM) since it started. Not measured for the floor, which runs in the bench.",
 		"**steady window**: API and registry requests of the idle process in a window after all were Ready (first round only; `-steady`).",
-		"**Istio's native path (model)**: no pods run here. The model assumes each pod's istio-agent pulls the module itself (manifest + blob, its own per-pod cache, nothing shared between pods), each extension selects its own pods, and pulls are counted once per pod after a cold start; xDS and proxy start-up time are not modelled. So registry pulls = pods, against wasmext's one blob GET per digest whose proxies fetch from the operator's module server (delivery Cache).",
+		"**Istio's native path (model)**: no pods run here. The model assumes each pod's istio-agent pulls the module itself (manifest + blob, its own per-pod cache, nothing shared between pods), each extension selects its own pods, and pulls are counted once per pod after a cold start; xDS and proxy start-up time are not part of the model. So registry pulls = pods, against wasmext's one blob GET per digest whose proxies fetch from the operator's module server (delivery Cache).",
 		"Ratios are wasmext's figure over the other's: below 1× wasmext is faster or cheaper.",
 	} {
 		fmt.Fprintf(w, "- %s\n", s)
