@@ -38,7 +38,9 @@ func (e *Extensions) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), listTimeout)
 	defer cancel()
 	var list v1alpha1.WasmExtensionList
-	if err := e.reader.List(ctx, &list); err != nil {
+	// Only read: the cache's own objects, not a deep copy of every
+	// extension per scrape (50 MB at 10,000 extensions, make bench).
+	if err := e.reader.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
 		log.FromContext(ctx).Error(err, "Listing WasmExtensions for metrics failed")
 		return
 	}
