@@ -237,7 +237,7 @@ func TestWriteReport(t *testing.T) {
 		c.rounds[s] = []figures{x}
 	}
 	var buf bytes.Buffer
-	writeReport(&buf, reportMeta{date: time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC), elapsed: 90 * time.Second, args: []string{"-peer", "flux"},
+	writeReport(&buf, reportMeta{date: time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC), elapsed: 90 * time.Second, args: []string{"-peer", "flux"}, makeArgs: "-n 1",
 		rounds: 1, concurrent: 8, steady: 10 * time.Second, namespaces: 1,
 		machine: machineInfo{cpus: 2, cpuModel: "cpu", memTotal: 24 << 30, kernel: "6.1", osName: "Debian", goVersion: "go1.26.8", fluxVer: "v1.9.6", fluxGo: "go1.27.3"}},
 		[]*caseResult{c})
@@ -246,7 +246,7 @@ func TestWriteReport(t *testing.T) {
 		"- CPU: 2 cores (cpu)",
 		"- memory: 24.0 GiB; kernel 6.1; Debian",
 		"source-controller v1.9.6 built with go1.27.3",
-		"# runs: go run ./test/bench -peer flux",
+		"make bench-flux BENCH_ARGS=\"-n 1\"\n# runs: go run ./test/bench -peer flux\n",
 		"| 1 / 50 | 0.50 | 0.50 | 0.50 | 0.50 | 1.00× | 1.00× | 1.00× |",
 		"steady 10s window: API requests",
 		"## What each figure means",

@@ -24,8 +24,12 @@ func (b *bench) runPeer(ctx context.Context) error {
 	if err := b.o.peer.resolve(ctx, root); err != nil {
 		return err
 	}
-	meta := reportMeta{date: start, args: os.Args[1:], rounds: b.o.peer.rounds, verify: b.o.verify, concurrent: b.o.concurrent,
-		steady: b.o.steady, namespaces: b.o.namespaces, machine: readMachine(b.binary, b.o.peer.bin)}
+	makeArgs := "-"
+	if os.Getenv("MAKELEVEL") != "" {
+		makeArgs = os.Getenv("BENCH_ARGS")
+	}
+	meta := reportMeta{date: start, args: os.Args[1:], makeArgs: makeArgs, rounds: b.o.peer.rounds, verify: b.o.verify, concurrent: b.o.concurrent,
+		steady: b.o.steady, namespaces: b.o.namespaces, creators: b.o.creators, machine: readMachine(b.binary, b.o.peer.bin)}
 	fmt.Printf("peer: %s (%s, %s), CRDs from %s\n", rel(root, b.o.peer.bin), orUnknown(meta.machine.fluxVer), orUnknown(meta.machine.fluxGo), b.o.peer.crds)
 	mode := b.modes[len(b.modes)-1] // with -verify: both verify
 	var cases []*caseResult

@@ -117,11 +117,13 @@ type reportMeta struct {
 	date       time.Time
 	elapsed    time.Duration
 	args       []string // the bench's arguments
+	makeArgs   string   // BENCH_ARGS when run by make (MAKELEVEL set), else "-" for a direct go run
 	rounds     int
 	verify     bool
 	concurrent int // wasmext's --concurrent, and the tuned Flux's
 	steady     time.Duration
 	namespaces int
+	creators   int // the bench client's parallel requests
 	machine    machineInfo
 }
 
@@ -158,7 +160,18 @@ func writeMachine(w io.Writer, m reportMeta) {
 	fmt.Fprintf(w, "- cosign verification: %s\n", verify)
 	fmt.Fprintf(w, "- %d rounds per N, in alternating order (wasmext, Flux `--concurrent=%d`, Flux `--concurrent=%d`, floor; then the reverse); objects in %d namespace(s)\n\n",
 		m.rounds, fluxDefaultConc, m.concurrent, m.namespaces)
-	fmt.Fprintf(w, "```\nmake bench-flux\n# runs: go run ./test/bench %s\n```\n", strings.Join(m.args, " "))
+	fmt.Fprintf(w, "```\n%s# runs: go run ./test/bench %s\n```\n", makeLine(m.makeArgs), strings.Join(m.args, " "))
+}
+
+// makeLine is the make command that ran the bench ("" when it was not make).
+func makeLine(benchArgs string) string {
+	switch benchArgs {
+	case "-":
+		return ""
+	case "":
+		return "make bench-flux\n"
+	}
+	return fmt.Sprintf("make bench-flux BENCH_ARGS=%q\n", benchArgs)
 }
 
 func orUnknown(s string) string {
@@ -174,7 +187,8 @@ func writeMeaning(w io.Writer, m reportMeta) {
 		"Every round of every system gets a fresh kube-apiserver + etcd (envtest) and a freshly started process; the in-process OCI registry (`internal/oci/ocitest`, behind a counting proxy) is shared, its counts reset per round. Each figure is the median over the rounds of that figure alone.",
 		fmt.Sprintf("**wasmext**: the operator (`go build .`) as a child process, `--concurrent=%d`, its default QPS and burst; N `WasmExtension`s, extension i using module i mod M.", m.concurrent),
 		fmt.Sprintf("**Flux**: source-controller (`hack/tools/flux`) as a child process against the same kind of control plane and the same registry, with N `OCIRepository`s for the same artifacts (`oci://` repository, `ref.tag`, `insecure: true` for plain HTTP, `layerSelector` `application/wasm` with `operation: copy`), its default QPS (50) and burst (300); at its default `--concurrent=%d` and at wasmext's `--concurrent=%d`.", fluxDefaultConc, m.concurrent),
-		"**floor**: the same work with nothing in between, timed in the same run: the bench's high-QPS client creates the N `WasmExtension`s and, for each, the `TrafficExtension` wasmext renders and a status update to Ready (16 parallel requests), while one manifest GET and one blob GET per module go straight to the registry. No controller can do less and still write what wasmext writes.",
+		fmt.Sprintf("**floor**: the same work with nothing in between, timed in the same run: the bench's high-QPS client creates the N `WasmExtension`s and, for each, the `TrafficExtension` wasmext renders and a status update to Ready (%d parallel requests), while one manifest GET and one blob GET per module go straight to the registry. No controller can do less and still write what wasmext writes.",
+			m.creators),
 		"**create → all Ready**: from the first create until the last object is Ready for its generation (a watch); the creates are in it.",
 		"**registry**: requests the system made from the first create until it went quiet (no API request or reconcile for 1.5 s): manifest HEADs + GETs and blob GETs of the modules, and every request for a signature artifact (referrers, bundle manifests and blobs, legacy tags) apart.",
 		"**API requests / writes per object**: the system's own client-go requests (`rest_client_requests_total` of its /metrics: GET counts gets, lists and watches; writes are POST, PUT, PATCH, DELETE), events included, over N. The bench's creates are not in it. For the floor: its writes (rendered object + status) over N.",
