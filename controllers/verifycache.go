@@ -199,11 +199,11 @@ func (c *trustPartCache) get(kind, ns string, s trustSecret, read func() (*corev
 }
 
 // keep adds p under key, then evicts the oldest parts while the kept bytes
-// exceed trustPartsBytes (p itself when it alone does).
+// exceed trustPartsBytes. A part over the budget alone is not kept.
 func (c *trustPartCache) keep(key string, p trustPart) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.parts.Get(key); ok {
+	if _, ok := c.parts.Get(key); ok || p.size() > trustPartsBytes {
 		return
 	}
 	c.bytes.Add(p.size())

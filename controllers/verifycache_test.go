@@ -267,3 +267,67 @@ func TestVerifyManyOneSecretRead(t *testing.T) {
 	}
 	b.checksPer(t, modules, perCheck, "after the rotation")
 }
+
+// TestTrustPartCache: a Secret version is read once and its part kept, a
+// config error with it (deterministic at that version); a failed read is
+// not kept; a read that returns a newer version than the metadata cache
+// named keeps the part under the newer one; a part larger than the byte
+// budget is not kept.
+func TestTrustPartCache(t *testing.T) {
+	var c trustPartCache
+	reads := 0
+	secretAt := func(uid types.UID, rv string, data map[string][]byte) func() (*corev1.Secret, error) {
+		return func() (*corev1.Secret, error) {
+			reads++
+			return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "k", UID: uid, ResourceVersion: rv}, Data: data}, nil
+		}
+	}
+	v1 := trustSecret{name: "k", uid: "u1", resourceVersion: "1"}
+	_, pub := newKey(t)
+	for range 3 {
+		p, err := c.get("keys", "ns", v1, secretAt("u1", "1", map[string][]byte{"a.pub": pub}), keysPart)
+		if err != nil || len(p.keys) != 1 || p.id == "" {
+			t.Fatalf("part = %+v, %v", p, err)
+		}
+	}
+	empty := trustSecret{name: "k", uid: "u1", resourceVersion: "2"}
+	for range 2 {
+		if p, _ := c.get("keys", "ns", empty, secretAt("u1", "2", map[string][]byte{"cosign.key": []byte("x")}), keysPart); !errors.Is(p.err, errVerifyConfig) {
+			t.Fatalf("Secret without a public key: part err %v, want errVerifyConfig", p.err)
+		}
+	}
+	if reads != 2 {
+		t.Fatalf("%d reads for two versions asked 5 times, want 2", reads)
+	}
+	failing := func() (*corev1.Secret, error) { reads++; return nil, errSecretRead }
+	v3 := trustSecret{name: "k", uid: "u1", resourceVersion: "3"}
+	for range 2 {
+		if _, err := c.get("keys", "ns", v3, failing, keysPart); !errors.Is(err, errSecretRead) {
+			t.Fatalf("failed read returned %v", err)
+		}
+	}
+	// The metadata cache lags: it names version 3, the read returns 4.
+	if _, err := c.get("keys", "ns", v3, secretAt("u1", "4", map[string][]byte{"a.pub": pub}), keysPart); err != nil {
+		t.Fatal(err)
+	}
+	v4 := trustSecret{name: "k", uid: "u1", resourceVersion: "4"}
+	if _, err := c.get("keys", "ns", v4, failing, keysPart); err != nil {
+		t.Fatalf("version 4 was read again (%v); want it kept", err)
+	}
+	if reads != 5 {
+		t.Fatalf("%d reads, want 5 (failed reads are not kept, version 4 is)", reads)
+	}
+	huge := trustSecret{name: "root", uid: "u2", resourceVersion: "1"}
+	big := map[string][]byte{TrustedRootKey: make([]byte, trustPartsBytes+1)}
+	for range 2 {
+		if _, err := c.get("root", "ns", huge, secretAt("u2", "1", big), rootPart); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if reads != 7 || c.bytes.Load() > trustPartsBytes {
+		t.Fatalf("%d reads, %d bytes kept; want 7 (a part over the budget is not kept) within %d", reads, c.bytes.Load(), trustPartsBytes)
+	}
+	if _, err := c.get("keys", "ns", v1, failing, keysPart); err != nil {
+		t.Fatalf("version 1 was evicted by the part over the budget (%v)", err)
+	}
+}
