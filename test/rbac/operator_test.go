@@ -20,6 +20,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/wasmext/wasmext/controllers"
+	"github.com/wasmext/wasmext/internal/eventqueue"
 	"github.com/wasmext/wasmext/internal/cache"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
@@ -101,10 +102,16 @@ func (op *operator) setUpReconciler(ctx context.Context, h *harness) error {
 	srv := httptest.NewServer(op.modules)
 	op.httpStop = srv.Close
 	loader := module.NewLoader(fetcher, 64).KeepBytes(func(sha string, b []byte) { _ = op.modules.Put(sha, b) })
+	// Normal Events through main.go's queue.
+	events := eventqueue.New(op.mgr.GetEventRecorder("wasmext"), op.mgr.GetScheme(), eventqueue.Options{QPS: 100, Burst: 100})
+	if err := op.mgr.Add(events); err != nil {
+		srv.Close()
+		return err
+	}
 	op.r = &controllers.WasmExtensionReconciler{
 		Client:        op.mgr.GetClient(),
 		APIReader:     op.mgr.GetAPIReader(),
-		Recorder:      op.mgr.GetEventRecorder("wasmext"),
+		Recorder:      events,
 		Resolver:      fetcher,
 		Loader:        loader,
 		Concurrency:   4,
