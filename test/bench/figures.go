@@ -28,6 +28,16 @@ func (w window) apiWrites() float64 {
 
 func (w window) apiReads() float64 { return w.apiTotal() - w.apiWrites() }
 
+// eventWrites are the writes of Events (the operator queues Normal Events
+// and sends them apart, at --event-qps, so they trail the rollout).
+func (w window) eventWrites() float64 {
+	return w.apiServer["events POST"] + w.apiServer["events PATCH"]
+}
+
+// pathWrites are the writes other than Events: those an extension waits
+// for on its path to Ready.
+func (w window) pathWrites() float64 { return w.apiWrites() - w.eventWrites() }
+
 // snapshot is the state of every counter at one instant.
 type snapshot struct {
 	op       metrics

@@ -17,7 +17,7 @@ func summary(results []*result) {
 	}
 	fmt.Printf("\n=== summary ===\n")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "N\tmodules\tverify\tall Ready (s)\tAPI req/ext\twrites/ext\tmanifest HEAD\tmanifest GET\tblob GET\tsig req\tCPU (s)\tpeak RSS\tsteady API req\tsteady registry\t")
+	fmt.Fprintln(tw, "N\tmodules\tverify\tall Ready (s)\tAPI req/ext\twrites/ext\tEvents/ext\tmanifest HEAD\tmanifest GET\tblob GET\tsig req\tCPU (s)\tpeak RSS\tsteady API req\tsteady registry\t")
 	for _, r := range results {
 		ready := "not all"
 		if r.allReady > 0 {
@@ -29,8 +29,8 @@ func summary(results []*result) {
 			steadyReg = fmt.Sprint(r.steady.registry.Total)
 		}
 		n := float64(r.n)
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%.2f\t%s\t%s\t%s\t\n", r.n, r.modules, onOff(r.verify), ready,
-			r.phase.apiTotal()/n, r.phase.apiWrites()/n, r.phase.registry.ManifestHEAD, r.phase.registry.ManifestGET,
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%.2f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%.2f\t%s\t%s\t%s\t\n", r.n, r.modules, onOff(r.verify), ready,
+			r.phase.apiTotal()/n, r.phase.pathWrites()/n, r.phase.eventWrites()/n, r.phase.registry.ManifestHEAD, r.phase.registry.ManifestGET,
 			r.phase.registry.BlobGET, r.phase.sig.sig(), r.phase.cpu.Seconds(), mib(r.sinceStart.PeakRSS), steadyAPI, steadyReg)
 	}
 	_ = tw.Flush()
