@@ -126,7 +126,7 @@ func (l trustSecretList) String() string {
 }
 
 // of returns the version of Secret name (the zero version, which matches
-// no kept part, if the list does not hold it).
+// no kept part and so is read, if the list does not hold it).
 func (l trustSecretList) of(name string) trustSecret {
 	for _, s := range l {
 		if s.name == name {
@@ -172,13 +172,17 @@ func checkSignature(ctx context.Context, trust trustMaterial, t verify.Target) (
 }
 
 // verifierFor builds the verifier spec.verify asks for, reading its
-// Secrets from the extension's own namespace only.
+// Secrets from the extension's own namespace only, and uncached: a module
+// verified again before it is served (a refill) trusts the Secrets as they
+// are now, not as the metadata watch last saw them (no list names their
+// versions, so no kept part is taken).
 func (r *WasmExtensionReconciler) verifierFor(ctx context.Context, ext *v1alpha1.WasmExtension) (verify.Verifier, error) {
-	secrets, err := r.trustSecrets(ctx, ext)
-	if err != nil {
-		return nil, err
+	if len(trustSecretNames(ext)) > 0 {
+		if err := r.secretAllowed(ext.Namespace); err != nil {
+			return nil, err
+		}
 	}
-	trust, err := r.trustFor(ctx, ext, secrets)
+	trust, err := r.trustFor(ctx, ext, nil)
 	if err != nil {
 		return nil, err
 	}
