@@ -271,5 +271,8 @@ func (r *WasmExtensionReconciler) SetupWithManager(ctx context.Context, mgr ctrl
 	if err != nil {
 		return err
 	}
-	return r.watches.ensure(served)
+	if err := r.watches.ensure(served); err != nil {
+		return err
+	}
+	return registerInformers(ctx, mgr, served)
 }

@@ -2,9 +2,13 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -154,3 +158,30 @@ var extensionChanged = predicate.Or[client.Object](
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	},
 )
+
+// registerInformers creates, before the manager starts, the informer of
+// every kind the controller watches. A controller's sources create theirs
+// only when it starts, after the cache's own start; /readyz
+// (WaitForCacheSync) waited only for those that existed, so it could say
+// ready 1.2 s before the Secret, CRD and output informers synced, and an
+// extension created then waited for them (make bench, N=1: 1.1 s instead
+// of 0.04 s, in 6 runs of 14). GetInformer before the start registers the
+// informer without waiting.
+func registerInformers(ctx context.Context, mgr ctrl.Manager, served Served) error {
+	secret := &metav1.PartialObjectMetadata{}
+	secret.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	crd := &metav1.PartialObjectMetadata{}
+	crd.SetGroupVersionKind(apiextensionsv1.SchemeGroupVersion.WithKind("CustomResourceDefinition"))
+	objs := []client.Object{&v1alpha1.WasmExtension{}, secret, crd}
+	for _, o := range outputKinds {
+		if served[o.kind] {
+			objs = append(objs, o.newObject())
+		}
+	}
+	for _, o := range objs {
+		if _, err := mgr.GetCache().GetInformer(ctx, o); err != nil {
+			return fmt.Errorf("registering the %T informer: %w", o, err)
+		}
+	}
+	return nil
+}

@@ -40,7 +40,7 @@ func (r *result) print(o options) {
 	if r.verify {
 		row("  signature-related", "%s", sigSplit(p, n))
 		row("", "the module repositories also hold the signatures, so the per-digest line above counts both")
-		row("Secret GETs (API server)", "%.0f (%.2f /ext): the key Secret, read uncached once per verification", p.secretGETs, p.secretGETs/n)
+		row("Secret GETs (API server)", "%.0f (%.2f /ext): the key Secret, read uncached once per Secret version (UID, resourceVersion)", p.secretGETs, p.secretGETs/n)
 	}
 	row("operator CPU", "%.2f s in the phase (%.1f ms /ext), %.2f s since it started", p.cpu.Seconds(), p.cpu.Seconds()*1000/n, r.sinceStart.CPU.Seconds())
 	row("operator memory", "peak RSS %s (RSS now %s)", mib(r.sinceStart.PeakRSS), mib(r.sinceStart.RSS))
@@ -98,7 +98,7 @@ func printVerification(off, on *result) {
 	row("", "told apart by digest at a proxy in front of the registry: referrers API calls, GET/HEAD of the bundle")
 	row("", "artifact manifests the bench pushed, GETs of their layers; a re-read of the module manifest for a")
 	row("", "signature check cannot be told from the pull's own read, so it shows only in Δ registry below")
-	row("Secret GETs", "%.0f (%.2f /ext; the operator reads the key Secret uncached, once per verification)", p.secretGETs, p.secretGETs/n)
+	row("Secret GETs", "%.0f (%.2f /ext; the operator reads the key Secret uncached, once per Secret version)", p.secretGETs, p.secretGETs/n)
 	if off == nil {
 		_ = tw.Flush()
 		return
