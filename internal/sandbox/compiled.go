@@ -106,7 +106,8 @@ func (s *Sandbox) compileInto(ctx context.Context, sha string, c *compiledModule
 	}
 	wasm := in.Wasm
 	if wasm == nil && in.Source != nil {
-		if wasm, err = in.Source(ctx); err != nil {
+		// Reading may inspect the bytes again (a re-pull), within this share.
+		if wasm, err = in.Source(s.cfg.Budget.Within(ctx)); err != nil {
 			release()
 			c.err, c.abandoned = &SourceError{Err: err}, true
 			return
@@ -136,26 +137,31 @@ func (s *Sandbox) forget(sha string, c *compiledModule) {
 // unwant drops one user; the last one closes the module and gives its
 // budget back, or keeps it idle with Config.CompiledCacheSize.
 func (s *Sandbox) unwant(sha string, c *compiledModule) {
+	if release := s.drop(sha, c); release != nil {
+		release() // after Close and outside s.mu: the budget may collect what was freed
+	}
+}
+
+// drop does unwant's work under s.mu and returns the budget share to give
+// back, if any.
+func (s *Sandbox) drop(sha string, c *compiledModule) (release func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if c.users--; c.users > 0 {
-		return
+		return nil
 	}
 	if s.modules[sha] == c {
 		delete(s.modules, sha)
 	}
-	if c.release != nil {
-		c.release()
-		c.release = nil
-	}
-	if c.cm == nil {
-		return
-	}
-	if s.idle != nil && !s.closed && c.err == nil {
+	release, c.release = c.release, nil
+	switch {
+	case c.cm == nil:
+	case s.idle != nil && !s.closed && c.err == nil:
 		s.idle.Add(sha, c) // may evict (and close) the least recently used
-		return
+	default:
+		_ = c.cm.Close(context.Background())
 	}
-	_ = c.cm.Close(context.Background())
+	return release
 }
 
 // evicted closes an idle module pushed out of the idle cache, unless a run

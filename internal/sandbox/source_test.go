@@ -81,3 +81,25 @@ func TestSourceErrorIsNotRemembered(t *testing.T) {
 		t.Errorf("after the source recovered: %v, cached %v (want a new run that passes)", err, rep.Cached)
 	}
 }
+
+// TestSourceMayInspectWithinTheBudget: a Source that re-pulls, and so
+// inspects, the bytes takes the budget again; it must not wait for the
+// share its own compilation holds.
+func TestSourceMayInspectWithinTheBudget(t *testing.T) {
+	good := fixture(t, "good")
+	b := wasm.NewBudget(int64(len(good)))
+	s := newSandbox(t, Config{Budget: b})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	in := Input{SHA256: wasmSHA256(Input{Wasm: good}), Size: int64(len(good)), Source: func(ctx context.Context) ([]byte, error) {
+		release, err := b.Acquire(ctx, len(good)) // as wasm.Inspect does
+		if err != nil {
+			return nil, err
+		}
+		release()
+		return good, nil
+	}}
+	if _, err := s.Run(ctx, in); err != nil {
+		t.Fatalf("%v (the Source waited for its own compilation's share)", err)
+	}
+}

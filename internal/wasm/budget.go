@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"golang.org/x/sync/semaphore"
@@ -21,7 +22,13 @@ const DefaultBudgetBytes = 4 << 20
 // DefaultBudget bounds every compilation of the process that does not name
 // its own: Inspect's, and the dry-run sandbox's (internal/sandbox), which
 // holds its share for as long as it keeps the compiled module.
-var DefaultBudget = NewBudget(DefaultBudgetBytes)
+// Releasing a share of 1 MiB or more (a module whose compiled form is
+// over 20 MiB) collects garbage first; see Budget.CollectAbove.
+var DefaultBudget = func() *Budget {
+	b := NewBudget(DefaultBudgetBytes)
+	b.CollectAbove = 1 << 20
+	return b
+}()
 
 // Budget bounds the bytes of Wasm compiled, or held compiled, at once: the
 // compiled form, not the bytes, is what costs memory. A module larger than
@@ -30,6 +37,14 @@ var DefaultBudget = NewBudget(DefaultBudgetBytes)
 type Budget struct {
 	max int64
 	sem *semaphore.Weighted
+	// CollectAbove: releasing a share of at least this many bytes runs a
+	// garbage collection before the next waiter is admitted (0: never).
+	// The compiled form just closed is then freed before the next one is
+	// built, instead of piling up under GOGC's heap goal, which is twice
+	// the live heap at the last collection: live heap peaks while a module
+	// is compiled, so the next compilation could otherwise allocate its
+	// 70 MiB on top of the previous one's garbage.
+	CollectAbove int64
 
 	mu          sync.Mutex
 	inUse, peak int64 // admitted bytes now, and the most ever at once
@@ -41,10 +56,25 @@ func NewBudget(maxBytes int64) *Budget {
 	return &Budget{max: maxBytes, sem: semaphore.NewWeighted(maxBytes)}
 }
 
+// grantKey marks a context whose caller holds a share of one Budget.
+type grantKey struct{ b *Budget }
+
+// Within returns ctx marked as held by a caller with a share of b: work
+// done on its behalf (re-fetching, and so inspecting, the bytes a
+// compilation waits for) is admitted at once instead of waiting for the
+// share its own caller holds.
+func (b *Budget) Within(ctx context.Context) context.Context {
+	return context.WithValue(ctx, grantKey{b}, true)
+}
+
 // Acquire waits until size bytes of Wasm fit in the budget and admits them,
-// or returns the context's error. The caller must call release exactly
-// once when the compiled module is closed.
+// or returns the context's error. The caller must call release when the
+// compiled module is closed (later calls do nothing). A context from
+// Within is admitted at once, within its caller's share.
 func (b *Budget) Acquire(ctx context.Context, size int) (release func(), err error) {
+	if ctx.Value(grantKey{b}) != nil {
+		return func() {}, nil
+	}
 	n := b.weight(size)
 	if err := b.sem.Acquire(ctx, n); err != nil {
 		return nil, fmt.Errorf("waiting for %d of the %d bytes of the compilation budget: %w", n, b.max, err)
@@ -56,6 +86,9 @@ func (b *Budget) Acquire(ctx context.Context, size int) (release func(), err err
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			if b.CollectAbove > 0 && n >= b.CollectAbove {
+				runtime.GC()
+			}
 			b.mu.Lock()
 			b.inUse -= n
 			b.mu.Unlock()

@@ -81,3 +81,21 @@ func TestBudgetAdmitsALargerModuleAlone(t *testing.T) {
 		t.Errorf("in use %d after the release", now)
 	}
 }
+
+func TestInspectWithinAShareIsAdmitted(t *testing.T) {
+	w := wasmtest.ProxyWasm
+	b := NewBudget(int64(len(w)))
+	release, err := b.Acquire(context.Background(), len(w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(b.Within(context.Background()), 5*time.Second)
+	defer cancel()
+	if _, err := inspectWithin(ctx, b, w); err != nil {
+		t.Fatalf("inspecting on behalf of the share's holder: %v, want it admitted at once", err)
+	}
+	if _, err := inspectWithin(ctx, NewBudget(1), w); err != nil {
+		t.Fatalf("another budget: %v", err)
+	}
+}
