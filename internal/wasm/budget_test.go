@@ -3,6 +3,7 @@ package wasm
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -97,5 +98,29 @@ func TestInspectWithinAShareIsAdmitted(t *testing.T) {
 	}
 	if _, err := inspectWithin(ctx, NewBudget(1), w); err != nil {
 		t.Fatalf("another budget: %v", err)
+	}
+}
+
+func TestReleasingALargeShareCollectsGarbage(t *testing.T) {
+	forced := func() uint32 {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.NumForcedGC
+	}
+	b := NewBudget(100)
+	b.CollectAbove = 50
+	for _, c := range []struct {
+		size int
+		gcs  uint32
+	}{{10, 0}, {60, 1}, {1000, 1}} {
+		release, err := b.Acquire(context.Background(), c.size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := forced()
+		release()
+		if got := forced() - before; got != c.gcs {
+			t.Errorf("releasing %d bytes (CollectAbove 50) ran %d collections, want %d", c.size, got, c.gcs)
+		}
 	}
 }
