@@ -35,6 +35,7 @@ func (b *bench) runPeer(ctx context.Context) error {
 	var cases []*caseResult
 	for i, n := range b.o.ns {
 		c := &caseResult{n: n, modules: b.o.nModules[i]}
+		caseStart := time.Now()
 		sub := *b
 		sub.mods = b.mods[:c.modules]
 		for round := range b.o.peer.rounds {
@@ -44,6 +45,8 @@ func (b *bench) runPeer(ctx context.Context) error {
 		}
 		cases = append(cases, c)
 		printCase(c, b.o.concurrent)
+		fmt.Printf("\nN=%d over %d modules: %d rounds took %s (%s since the start)\n", n, c.modules, b.o.peer.rounds,
+			dur(time.Since(caseStart)), dur(time.Since(start)))
 	}
 	meta.elapsed = time.Since(start)
 	if b.o.peer.docs == "" {
