@@ -147,6 +147,7 @@ demo: envtest registry ## Run the end-to-end demo on envtest + a local registry 
 .PHONY: bench
 bench: envtest ## Run the benchmark (test/bench; BENCH_ARGS=... for its flags), then the module server's throughput and memory and the dry run's cost (internal/sandbox).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go run ./test/bench $(BENCH_ARGS)
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go run ./test/bench/manymodules
 	go test ./internal/cache/ -run '^$$' -bench 'Throughput|Held1GiB' -benchtime=5x
 	go test ./internal/sandbox/ -run '^$$' -bench 'DryRun' -benchtime=5x
 
