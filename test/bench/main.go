@@ -253,7 +253,11 @@ func (b *bench) prepare(ctx context.Context) error {
 			return err
 		}
 		b.modes = append(b.modes, runMode{verify: true, pub: pub})
-		fmt.Printf("signed each module once with one new ECDSA P-256 key (sigstore bundle as an OCI referrer); -verify runs each N twice: verification off, then on (Secret %s in each namespace, spec.verify.cosign.publicKeySecretRef on every extension)\n", keySecretName)
+		runs := "-verify runs each N twice: verification off, then on"
+		if b.o.peer.name != "" {
+			runs = "with -peer every system verifies (Flux: spec.verify.provider cosign, secretRef the same Secret)"
+		}
+		fmt.Printf("signed each module once with one new ECDSA P-256 key (sigstore bundle as an OCI referrer); %s (Secret %s in each namespace, spec.verify.cosign.publicKeySecretRef on every extension)\n", runs, keySecretName)
 	}
 	if b.o.interval > 0 {
 		fmt.Printf("every extension has spec.module.interval %s (-resync), so the steady window holds periodic resyncs\n", b.o.interval)
