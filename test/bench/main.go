@@ -78,7 +78,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&ns, "n", "1,500", "comma-separated numbers of WasmExtensions, one run each")
 	fs.IntVar(&o.modules, "modules", 20, "distinct modules (extension i uses module i % modules)")
 	fs.DurationVar(&o.steady, "steady", 60*time.Second, "idle window measured after all extensions are Ready (0 skips it)")
-	fs.IntVar(&o.concurrent, "concurrent", 8, "operator --concurrent")
+	fs.IntVar(&o.concurrent, "concurrent", 16, "operator --concurrent (16, the operator's default); with -peer also the tuned Flux run's --concurrent")
 	fs.Float64Var(&o.qps, "qps", 0, "operator --kube-api-qps (0: the operator's default)")
 	fs.IntVar(&o.burst, "burst", 0, "operator --kube-api-burst (0: the operator's default)")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up waiting for all Ready after this long")

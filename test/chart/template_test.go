@@ -27,7 +27,7 @@ moduleServer:
   cacheBytes: 256Mi
   cacheDir: {enabled: false}
 limits: {maxModuleSize: 64Mi, moduleCacheSize: 64}
-controller: {concurrent: 4, kubeAPIQPS: 20.5, kubeAPIBurst: 40}
+controller: {concurrent: 4, kubeAPIQPS: 20.5, kubeAPIBurst: 40, eventQPS: 2.5, eventBurst: 7}
 istio: {rootNamespace: mesh-root, clusterDomain: corp.example}
 log: {level: debug, encoder: console}
 metrics: {secure: false, port: 8080, serviceMonitor: {enabled: true, labels: {release: prom}}}
@@ -102,7 +102,7 @@ func checkCustom(t *testing.T, objs rendered, d *appsv1.Deployment) {
 		"--secret-namespaces=tenant-a,tenant-b", "--allowed-registries=registry.example.com/acme,registry.internal:5000",
 		"--insecure-registries=registry.internal:5000", "--require-signature=true", "--remove-unverified=true",
 		"--sigstore-tuf=false", "--module-server-grace=5m", "--module-cache-bytes=256Mi", "--max-module-size=64Mi",
-		"--module-cache-size=64", "--concurrent=4", "--kube-api-qps=20.5", "--kube-api-burst=40",
+		"--module-cache-size=64", "--concurrent=4", "--kube-api-qps=20.5", "--kube-api-burst=40", "--event-qps=2.5", "--event-burst=7",
 		"--istio-root-namespace=mesh-root", "--cluster-domain=corp.example", "--zap-log-level=debug",
 		"--zap-encoder=console", "--metrics-secure=false", "--metrics-bind-address=:8080", "--zap-stacktrace-level=panic",
 		"--dry-run-timeout=3s", "--dry-run-memory-limit=64Mi", "--dry-run-max-log-bytes=100", "--dry-run-concurrency=2",
