@@ -120,7 +120,8 @@
 // the 3.3 MB Go module); Config.MaxConcurrent bounds the runs.
 //
 // The interpreter is the default because compilation dominates: a digest
-// is compiled once and dry-run once per configuration. Measured on this
+// is compiled once per burst of configurations and dry-run once per
+// configuration. Measured on this
 // repository's 2-core development machine (shared, medians of 5
 // compilations and 25 cached-compile runs; Report.Compile, Report.Run):
 //
