@@ -66,6 +66,7 @@ type options struct {
 	resync     string
 	interval   time.Duration // spec.module.interval of every extension (0: unset)
 	pprof      string        // directory for the operator's profiles (empty: none)
+	memLimit   string        // GOMEMLIMIT of the operator (empty: none)
 	nModules   []int         // with -peer: the modules of each -n entry ("N/M"; else -modules)
 	peer       peerOptions   // -peer flux: the side-by-side comparison (flux.go)
 }
@@ -87,6 +88,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (options, error) {
 	fs.StringVar(&o.work, "workdir", "", "directory for the operator logs (default: a new temp dir, kept)")
 	fs.BoolVar(&o.verify, "verify", true, "run each N twice, without and with cosign signature verification, and report the verification cost")
 	fs.StringVar(&o.resync, "resync", "auto", "spec.module.interval of every extension: a duration, off (operator default, 10m), or auto (steady/2 with -verify, so the steady window holds resyncs; else off)")
+	fs.StringVar(&o.memLimit, "gomemlimit", "", "GOMEMLIMIT of the operator, as the chart sets it from the container's memory limit (e.g. 150MiB; empty: none)")
 	fs.StringVar(&o.pprof, "pprof", "", "directory for the operator's CPU profile of each rollout and its heap and allocs profiles after it: <N>[-verify]-{cpu,heap,allocs}.pprof (empty: none)")
 	o.peer.bindFlags(fs)
 	if err := fs.Parse(args); err != nil {

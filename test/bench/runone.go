@@ -163,7 +163,12 @@ func (x *oneRun) startOperator(ctx context.Context) error {
 		x.r.logFile = filepath.Join(o.work, fmt.Sprintf("%s%d-verify.log", operatorLogPrefix, x.n))
 	}
 	fmt.Printf("starting operator ... ")
-	x.op, err = operator.Start(ctx, operator.Options{Binary: x.binary, Kubeconfig: x.env.Kubeconfig, LogFile: x.r.logFile, Args: args})
+	var env []string
+	if o.memLimit != "" {
+		env = append(env, "GOMEMLIMIT="+o.memLimit)
+		x.r.opArgs = append(x.r.opArgs, "(GOMEMLIMIT="+o.memLimit+")")
+	}
+	x.op, err = operator.Start(ctx, operator.Options{Binary: x.binary, Kubeconfig: x.env.Kubeconfig, LogFile: x.r.logFile, Args: args, Env: env})
 	return err
 }
 

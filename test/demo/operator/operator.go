@@ -45,6 +45,9 @@ type Options struct {
 	LogFile string
 	// ReadyTimeout bounds the wait for /readyz (default 60s).
 	ReadyTimeout time.Duration
+	// Env are further environment variables, e.g. GOMEMLIMIT=150MiB (the
+	// chart sets GOMEMLIMIT to the container's memory limit).
+	Env []string
 }
 
 // Process is a running operator.
@@ -76,7 +79,7 @@ func Start(ctx context.Context, o Options) (*Process, error) {
 		return nil, err
 	}
 	p, err := proc.Start(proc.Options{Name: "operator", Binary: o.Binary, Args: args,
-		Env: []string{"KUBECONFIG=" + o.Kubeconfig}, LogFile: o.LogFile})
+		Env: append([]string{"KUBECONFIG=" + o.Kubeconfig}, o.Env...), LogFile: o.LogFile})
 	if err != nil {
 		return nil, err
 	}
