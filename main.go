@@ -292,11 +292,12 @@ func setUpReconciler(ctx context.Context, mgr ctrl.Manager, o *options, sb *sand
 			ctrl.Log.Info("Module not kept for serving", "sha256", sha, "error", err.Error())
 		}
 	}).WithHTTP(httpsource.New(httpsource.Options{MaxModuleSize: o.maxSize.Value(), UserAgent: "wasmext", Transport: o.guard.Transport()}))
-	events, err := o.eventQueue(mgr)
+	var r *controllers.WasmExtensionReconciler // set below, before the manager starts
+	events, err := o.eventQueue(mgr, func() bool { return r.Busy() })
 	if err != nil {
 		return nil, err
 	}
-	r := &controllers.WasmExtensionReconciler{
+	r = &controllers.WasmExtensionReconciler{
 		Client:       mgr.GetClient(),
 		APIReader:    mgr.GetAPIReader(),
 		Recorder:     events,

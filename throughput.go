@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/pflag"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -34,8 +35,8 @@ func (o *options) defineThroughput(fs *pflag.FlagSet) {
 	fs.IntVar(&o.kubeAPIBurst, "kube-api-burst", defaultBurst, "Burst of queries the operator may send to the Kubernetes API "+
 		"(two seconds at --kube-api-qps, so a rollout of a few hundred extensions is not held back at all).")
 	fs.Float32Var(&o.eventQPS, "event-qps", defaultEventQPS, "Normal Events per second the operator sends, apart from --kube-api-qps: "+
-		"they wait in a queue (one per extension, later ones merged in, none dropped) so that a rollout's applies and status writes "+
-		"never wait behind them or share the apiserver with them more than this. Warnings are sent at once.")
+		"they wait in a queue (one per extension, later ones merged in, none dropped), and while extensions are being reconciled "+
+		"(up to 30 s), so that a rollout's applies and status writes never wait behind them. Warnings are sent at once.")
 	fs.IntVar(&o.eventBurst, "event-burst", defaultEventBurst, "Burst of queued Normal Events the operator may send at once "+
 		"(an extension applied alone gets its Event at once).")
 }
@@ -49,9 +50,11 @@ func (o *options) validateThroughput() error {
 }
 
 // eventQueue returns the recorder the reconcilers use: Normal Events queued
-// and sent at --event-qps, added to mgr so that it runs.
-func (o *options) eventQueue(mgr ctrl.Manager) (*eventqueue.Queue, error) {
-	q := eventqueue.New(mgr.GetEventRecorder("wasmext"), mgr.GetScheme(), eventqueue.Options{QPS: o.eventQPS, Burst: o.eventBurst})
+// and sent at --event-qps while busy says the reconcilers are idle (or an
+// Event waited 30 s), added to mgr so that it runs.
+func (o *options) eventQueue(mgr ctrl.Manager, busy func() bool) (*eventqueue.Queue, error) {
+	q := eventqueue.New(mgr.GetEventRecorder("wasmext"), mgr.GetScheme(),
+		eventqueue.Options{QPS: o.eventQPS, Burst: o.eventBurst, Busy: busy, MaxHold: 30 * time.Second})
 	if err := mgr.Add(q); err != nil {
 		return nil, fmt.Errorf("adding the event queue: %w", err)
 	}

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -102,5 +103,26 @@ func TestCacheStripsManagedFields(t *testing.T) {
 	out, err := tr(ext)
 	if err != nil || len(out.(*v1alpha1.WasmExtension).ManagedFields) != 0 {
 		t.Fatalf("after the transform: %v, %v", out, err)
+	}
+}
+
+// TestBusy: the reconciler is busy while a reconcile runs and for busyFor
+// after the last one.
+func TestBusy(t *testing.T) {
+	r := &WasmExtensionReconciler{}
+	if r.Busy() {
+		t.Fatal("busy before any reconcile")
+	}
+	r.activity.start()
+	if !r.Busy() {
+		t.Fatal("not busy with a reconcile in flight")
+	}
+	r.activity.done()
+	if !r.Busy() {
+		t.Fatal("not busy right after a reconcile")
+	}
+	r.activity.lastDone.Store(time.Now().Add(-2 * busyFor).UnixNano())
+	if r.Busy() {
+		t.Fatal("busy long after the last reconcile")
 	}
 }

@@ -99,6 +99,7 @@ type WasmExtensionReconciler struct {
 	semvers       memory[semverState]
 	verifications memory[verified]
 	statuses      memory[writtenStatus]
+	activity      activity
 }
 
 // Least privilege, proven by test/rbac (each verb removed alone breaks a scenario):
@@ -121,6 +122,8 @@ type WasmExtensionReconciler struct {
 // and patches the status if, and only if, it changed, so no early return
 // can skip it.
 func (r *WasmExtensionReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, retErr error) {
+	r.activity.start()
+	defer r.activity.done()
 	ext := &v1alpha1.WasmExtension{}
 	if err := r.Get(ctx, req.NamespacedName, ext); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -13,14 +13,22 @@
 // are few (a reconciler emits one per new failure) and a person may be
 // waiting for them.
 //
+// While the operator is busy (Options.Busy, e.g. reconciles in flight
+// during a rollout), Normal Events wait, up to Options.MaxHold for the
+// oldest, so the apiserver serves the writes people wait for first (make
+// bench-flux: an Event per extension was the only write the floor does
+// not make).
+//
 // Memory is bounded by the number of objects with a pending Event, each a
 // small reference and a note of at most MaxNote bytes.
 package eventqueue
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -38,7 +46,14 @@ const MaxNote = 1000
 type Options struct {
 	QPS   float32
 	Burst int
+	// Busy, when set, says the operator has writes of its own to make:
+	// Events then wait, the oldest at most MaxHold (default 30s).
+	Busy    func() bool
+	MaxHold time.Duration
 }
+
+// holdPoll is how often a held queue asks Busy again.
+const holdPoll = 200 * time.Millisecond
 
 // Queue is a recorder.EventRecorder that queues Normal Events. Start must
 // run (it is a manager.Runnable) for them to be sent.
@@ -46,6 +61,9 @@ type Queue struct {
 	next    recorder.EventRecorder
 	scheme  *runtime.Scheme
 	limiter flowcontrol.RateLimiter
+	busy    func() bool
+	maxHold time.Duration
+	held    chan struct{} // signalled each time the queue decided to hold (tests)
 
 	mu      sync.Mutex
 	pending map[types.UID]*entry
@@ -57,6 +75,7 @@ type Queue struct {
 type entry struct {
 	ref                  *corev1.ObjectReference
 	reason, action, note string
+	queued               time.Time
 }
 
 // New returns a Queue sending to next at the rate of o.
@@ -65,6 +84,8 @@ func New(next recorder.EventRecorder, scheme *runtime.Scheme, o Options) *Queue 
 		next:    next,
 		scheme:  scheme,
 		limiter: flowcontrol.NewTokenBucketRateLimiter(o.QPS, o.Burst),
+		busy:    o.Busy,
+		maxHold: cmp.Or(o.MaxHold, 30*time.Second),
 		pending: map[types.UID]*entry{},
 		wake:    make(chan struct{}, 1),
 	}
@@ -94,7 +115,7 @@ func (q *Queue) add(ref *corev1.ObjectReference, reason, action, note string) {
 		e.ref, e.reason, e.action, e.note = ref, reason, action, Join(e.note, note)
 		return
 	}
-	q.pending[ref.UID] = &entry{ref: ref, reason: reason, action: action, note: Join("", note)}
+	q.pending[ref.UID] = &entry{ref: ref, reason: reason, action: action, note: Join("", note), queued: time.Now()}
 	q.order = append(q.order, ref.UID)
 	select {
 	case q.wake <- struct{}{}:
@@ -149,6 +170,15 @@ func (q *Queue) pop() (*entry, bool) {
 // recorder can still take.
 func (q *Queue) Start(ctx context.Context) error {
 	for {
+		if q.hold() {
+			select {
+			case <-ctx.Done():
+				q.flush()
+				return nil
+			case <-time.After(holdPoll):
+				continue
+			}
+		}
 		e, ok := q.pop()
 		if !ok {
 			select {
@@ -165,6 +195,24 @@ func (q *Queue) Start(ctx context.Context) error {
 		}
 		q.send(e)
 	}
+}
+
+// hold says whether the oldest waiting Event should wait longer for the
+// operator to be idle.
+func (q *Queue) hold() bool {
+	if q.busy == nil || !q.busy() {
+		return false
+	}
+	q.mu.Lock()
+	wait := len(q.order) > 0 && time.Since(q.pending[q.order[0]].queued) < q.maxHold
+	q.mu.Unlock()
+	if wait && q.held != nil {
+		select {
+		case q.held <- struct{}{}:
+		default:
+		}
+	}
+	return wait
 }
 
 func (q *Queue) flush() {

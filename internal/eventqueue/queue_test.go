@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -138,5 +139,52 @@ func TestJoin(t *testing.T) {
 		if got != tc.want || len(got) > MaxNote {
 			t.Errorf("Join(%.10q, %.10q) = %.20q (%d bytes), want %.20q", tc.earlier, tc.note, got, len(got), tc.want)
 		}
+	}
+}
+
+// TestBusyHoldsEvents: while Busy says so, Normal Events wait; once idle
+// they are sent. The oldest waits at most MaxHold.
+func TestBusyHoldsEvents(t *testing.T) {
+	s := &sink{sent: make(chan struct{}, 100)}
+	var mu sync.Mutex
+	busy := true
+	q := New(s, clientgoscheme.Scheme, Options{QPS: 1000, Burst: 1000, MaxHold: time.Hour, Busy: func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return busy
+	}})
+	q.held = make(chan struct{}, 1)
+	q.Eventf(pod("a"), nil, corev1.EventTypeNormal, "Rendered", "Apply", "applied a")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- q.Start(ctx) }()
+	<-q.held
+	<-q.held // decided twice to hold: nothing was sent in between
+	if got := s.events(); len(got) != 0 {
+		t.Fatalf("sent %q while busy", got)
+	}
+	mu.Lock()
+	busy = false
+	mu.Unlock()
+	<-s.sent
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := s.events(); len(got) != 1 {
+		t.Fatalf("sent %q once idle, want the Event", got)
+	}
+
+	// Held longer than MaxHold: sent although busy.
+	q2, s2 := newQueue(1000, 1000)
+	q2.busy, q2.maxHold = func() bool { return true }, time.Nanosecond
+	q2.Eventf(pod("b"), nil, corev1.EventTypeNormal, "Rendered", "Apply", "applied b")
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	go func() { done <- q2.Start(ctx2) }()
+	<-s2.sent
+	cancel2()
+	<-done
+	if got := s2.events(); len(got) != 1 {
+		t.Fatalf("sent %q after MaxHold, want the Event", got)
 	}
 }

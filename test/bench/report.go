@@ -28,6 +28,7 @@ type figures struct {
 	sigs         float64 // registry requests for signature artifacts
 	apiPerObj    float64 // API requests of the system per object
 	writesPerObj float64 // of which writes
+	eventsPerObj float64 // of which Event writes (apiserver side)
 	cpu          float64 // s of CPU in the phase
 	rss          float64 // MiB, peak RSS
 	steadyAPI    float64 // API requests in the steady window
@@ -38,7 +39,7 @@ var nan = math.NaN()
 
 // notMeasured is figures with every field NaN.
 func notMeasured() figures {
-	return figures{nan, nan, nan, nan, nan, nan, nan, nan, nan, nan}
+	return figures{nan, nan, nan, nan, nan, nan, nan, nan, nan, nan, nan}
 }
 
 // figuresOf converts one run of the operator or of the peer.
@@ -52,7 +53,7 @@ func figuresOf(r *result) figures {
 	f.manifests = float64(max(0, p.registry.ManifestHEAD+p.registry.ManifestGET-s.ManifestGET-s.ManifestHD-s.LegacyTag))
 	f.blobs = float64(max(0, p.registry.BlobGET-s.BundleGET))
 	f.sigs = float64(s.sig())
-	f.apiPerObj, f.writesPerObj = p.apiTotal()/n, p.apiWrites()/n
+	f.apiPerObj, f.writesPerObj, f.eventsPerObj = p.apiTotal()/n, p.apiWrites()/n, p.eventWrites()/n
 	f.cpu, f.rss = p.cpu.Seconds(), float64(r.sinceStart.PeakRSS)/(1<<20)
 	if r.steadyDuration > 0 {
 		f.steadyAPI, f.steadyReg = r.steady.apiTotal(), float64(r.steady.registry.Total)
@@ -66,7 +67,7 @@ func floorFigures(fr *floorResult) figures {
 	f.ready = fr.elapsed.Seconds()
 	f.manifests, f.blobs, f.sigs = float64(fr.registry.manifests), float64(fr.registry.blobs), 0
 	f.apiPerObj = float64(fr.writes) / float64(fr.n)
-	f.writesPerObj = f.apiPerObj
+	f.writesPerObj, f.eventsPerObj = f.apiPerObj, 0
 	return f
 }
 
@@ -104,6 +105,7 @@ func medianFigures(rounds []figures) figures {
 		sigs:         col(func(f figures) float64 { return f.sigs }),
 		apiPerObj:    col(func(f figures) float64 { return f.apiPerObj }),
 		writesPerObj: col(func(f figures) float64 { return f.writesPerObj }),
+		eventsPerObj: col(func(f figures) float64 { return f.eventsPerObj }),
 		cpu:          col(func(f figures) float64 { return f.cpu }),
 		rss:          col(func(f figures) float64 { return f.rss }),
 		steadyAPI:    col(func(f figures) float64 { return f.steadyAPI }),
@@ -198,6 +200,7 @@ func writeCase(w io.Writer, c *caseResult, tuned int, steady string) {
 	fmt.Fprint(w, row("registry: signature requests", 0, pick(func(f figures) float64 { return f.sigs })))
 	fmt.Fprint(w, row("API requests per object", 2, pick(func(f figures) float64 { return f.apiPerObj })))
 	fmt.Fprint(w, row("API writes per object", 2, pick(func(f figures) float64 { return f.writesPerObj })))
+	fmt.Fprint(w, row("&nbsp;&nbsp;of which Events", 2, pick(func(f figures) float64 { return f.eventsPerObj })))
 	fmt.Fprint(w, row("CPU (s)", 2, pick(func(f figures) float64 { return f.cpu })))
 	fmt.Fprint(w, row("peak RSS (MiB)", 1, pick(func(f figures) float64 { return f.rss })))
 	fmt.Fprint(w, row("steady "+steady+": API requests", 0, pick(func(f figures) float64 { return f.steadyAPI })))
