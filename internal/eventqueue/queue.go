@@ -63,7 +63,7 @@ type Queue struct {
 	limiter flowcontrol.RateLimiter
 	busy    func() bool
 	maxHold time.Duration
-	held    chan struct{} // signalled each time the queue decided to hold (tests)
+	held    chan struct{} // signaled each time the queue decided to hold (tests)
 
 	mu      sync.Mutex
 	pending map[types.UID]*entry

@@ -183,7 +183,9 @@ func TestBusyHoldsEvents(t *testing.T) {
 	go func() { done <- q2.Start(ctx2) }()
 	<-s2.sent
 	cancel2()
-	<-done
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
 	if got := s2.events(); len(got) != 1 {
 		t.Fatalf("sent %q after MaxHold, want the Event", got)
 	}

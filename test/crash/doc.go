@@ -8,8 +8,10 @@
 // kills the operator with SIGKILL 20 times at random moments of the
 // rollout, restarting it each time; at the end every extension must be
 // Ready with exactly one rendered object serving its module, nothing may be
-// orphaned, and deleting the extensions (with 3 more kills while the
-// operator finalizes them) must leave no rendered object.
+// orphaned, and deleting the extensions (half of them created with the
+// finalizer of earlier versions, with 3 more kills while the operator
+// finalizes those) must leave no rendered object but the ones the garbage
+// collector deletes by their owner reference.
 //
 // The seed of the kill schedule is printed; WASMEXT_CRASH_SEED=<seed>
 // replays its draws (how many operator writes each start lives, which

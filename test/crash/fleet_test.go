@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/util/retry"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/controllers"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/oci/ocitest"
 	"github.com/wasmext/wasmext/internal/wasm/wasmtest"
@@ -41,6 +42,11 @@ type fleet struct {
 	mods    []module // the rollout's modules
 	want    map[types.NamespacedName]module
 	rollout []types.NamespacedName // the rollout's extensions, in order
+	// legacy are the extensions created with the finalizer of earlier
+	// versions (every other one): the operator must delete what they
+	// rendered, through kills; what the others rendered is the garbage
+	// collector's (owner references; envtest runs none).
+	legacy map[types.NamespacedName]bool
 }
 
 // push pushes wasm to the registry as a CNCF Wasm artifact at repoTag.
@@ -57,7 +63,7 @@ func (h *harness) push(ctx context.Context, repoTag string, wasm []byte) (module
 // newFleet pushes the rollout's modules: distinct valid Proxy-Wasm modules
 // (wasmtest.Variant), one repository each.
 func (h *harness) newFleet(ctx context.Context) (*fleet, error) {
-	f := &fleet{want: map[types.NamespacedName]module{}}
+	f := &fleet{want: map[types.NamespacedName]module{}, legacy: map[types.NamespacedName]bool{}}
 	for i := range nModules {
 		m, err := h.push(ctx, fmt.Sprintf("crash/mod-%d:v1", i), wasmtest.Variant(i))
 		if err != nil {
@@ -154,11 +160,16 @@ func (h *harness) writeRollout(f *fleet) (string, error) {
 	for i := range nExtensions {
 		key := types.NamespacedName{Namespace: namespace(i), Name: fmt.Sprintf("ext-%03d", i)}
 		m := f.mods[i%nModules]
+		finalizers := "[]"
+		if i%2 == 0 {
+			finalizers, f.legacy[key] = "["+controllers.Finalizer+"]", true
+		}
 		fmt.Fprintf(&b, `apiVersion: wasmext.io/v1alpha1
 kind: WasmExtension
 metadata:
   name: %s
   namespace: %s
+  finalizers: %s
 spec:
   module:
     image: %s
@@ -169,7 +180,7 @@ spec:
     matchLabels:
       app: %s
 ---
-`, key.Name, key.Namespace, m.image, key.Name)
+`, key.Name, key.Namespace, finalizers, m.image, key.Name)
 		f.want[key] = m
 		f.rollout = append(f.rollout, key)
 	}

@@ -20,8 +20,8 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/wasmext/wasmext/controllers"
-	"github.com/wasmext/wasmext/internal/eventqueue"
 	"github.com/wasmext/wasmext/internal/cache"
+	"github.com/wasmext/wasmext/internal/eventqueue"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
