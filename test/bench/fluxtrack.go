@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"sort"
 	"sync"
 	"time"
 
@@ -134,47 +131,23 @@ func (t *objTracker) observe(u *unstructured.Unstructured) {
 // wait returns when all n objects have been Ready, or every one that is not
 // is Stalled, or the timeout passes, or the process exits.
 func (t *objTracker) wait(ctx context.Context, start time.Time, timeout time.Duration, exited <-chan struct{}) error {
-	deadline := time.NewTimer(time.Until(start.Add(timeout)))
-	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	return waitAll(ctx, start, timeout, exited, t.change, t.n, "objects", "the peer", func() (int, int) {
 		t.mu.Lock()
+		defer t.mu.Unlock()
 		ready, stalled := len(t.ready), 0
 		for k, s := range t.last {
 			if _, ok := t.ready[k]; s.stalled && !ok {
 				stalled++
 			}
 		}
-		t.mu.Unlock()
-		switch {
-		case ready >= t.n:
-			return nil
-		case stalled > 0 && ready+stalled >= t.n:
-			return fmt.Errorf("%d of %d objects are Stalled and will not become Ready", stalled, t.n)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-exited:
-			return errors.New("the peer exited")
-		case <-deadline.C:
-			return fmt.Errorf("only %d of %d objects Ready after %s", ready, t.n, timeout)
-		case <-t.change:
-		case <-tick.C:
-		}
-	}
+		return ready, stalled
+	})
 }
 
 func (t *objTracker) readyTimes(start time.Time) []time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]time.Duration, 0, len(t.ready))
-	for _, at := range t.ready {
-		out = append(out, at.Sub(start))
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
+	return sinceSorted(start, t.ready)
 }
 
 // notReady counts the objects never Ready by their latest reason.

@@ -117,33 +117,44 @@ func (t *tracker) observe(ext *v1alpha1.WasmExtension) {
 // wait returns when all n extensions have been Ready, or every one that is
 // not is Stalled, or the timeout passes, or the operator exits.
 func (t *tracker) wait(ctx context.Context, start time.Time, timeout time.Duration, exited <-chan struct{}) error {
-	deadline := time.NewTimer(time.Until(start.Add(timeout)))
-	defer deadline.Stop()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	return waitAll(ctx, start, timeout, exited, t.change, t.n, "extensions", "the operator", func() (int, int) {
 		t.mu.Lock()
+		defer t.mu.Unlock()
 		ready, stalled := len(t.ready), 0
 		for k, s := range t.stalls {
 			if _, ok := t.ready[k]; s && !ok {
 				stalled++
 			}
 		}
-		t.mu.Unlock()
+		return ready, stalled
+	})
+}
+
+// waitAll returns when count says all n objects have been Ready, or every
+// one that is not is Stalled, or timeout after start passes, or exited is
+// closed; it counts again on every change and every 100 ms.
+func waitAll(ctx context.Context, start time.Time, timeout time.Duration, exited, change <-chan struct{}, n int, objects, process string,
+	count func() (ready, stalled int)) error {
+	timer := time.NewTimer(time.Until(start.Add(timeout)))
+	defer timer.Stop()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ready, stalled := count()
 		switch {
-		case ready >= t.n:
+		case ready >= n:
 			return nil
-		case stalled > 0 && ready+stalled >= t.n:
-			return fmt.Errorf("%d of %d extensions are Stalled and will not become Ready", stalled, t.n)
+		case stalled > 0 && ready+stalled >= n:
+			return fmt.Errorf("%d of %d %s are Stalled and will not become Ready", stalled, n, objects)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-exited:
-			return errors.New("the operator exited")
-		case <-deadline.C:
-			return fmt.Errorf("only %d of %d extensions Ready after %s", ready, t.n, timeout)
-		case <-t.change:
+			return errors.New(process + " exited")
+		case <-timer.C:
+			return fmt.Errorf("only %d of %d %s Ready after %s", ready, n, objects, timeout)
+		case <-change:
 		case <-tick.C:
 		}
 	}
@@ -152,8 +163,13 @@ func (t *tracker) wait(ctx context.Context, start time.Time, timeout time.Durati
 func (t *tracker) readyTimes(start time.Time) []time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	out := make([]time.Duration, 0, len(t.ready))
-	for _, at := range t.ready {
+	return sinceSorted(start, t.ready)
+}
+
+// sinceSorted returns the times in ready after start, sorted.
+func sinceSorted(start time.Time, ready map[string]time.Time) []time.Duration {
+	out := make([]time.Duration, 0, len(ready))
+	for _, at := range ready {
 		out = append(out, at.Sub(start))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
