@@ -11,9 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/wasmext/wasmext/internal/testenv"
@@ -70,21 +68,8 @@ func (b *bench) runFlux(ctx context.Context, n int, mode runMode, concurrent int
 // setUpFlux creates the client, the namespaces (with the key Secret when
 // verifying) and warms the API server up with one OCIRepository.
 func (x *oneRun) setUpFlux(ctx context.Context) error {
-	var err error
-	if x.c, err = newClient(x.env); err != nil {
+	if err := x.setUpNamespaces(ctx); err != nil {
 		return err
-	}
-	x.namespaces = make([]string, x.o.namespaces)
-	for i := range x.namespaces {
-		x.namespaces[i] = fmt.Sprintf("bench-%d", i)
-		if err := x.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: x.namespaces[i]}}); err != nil {
-			return err
-		}
-		if x.mode.verify {
-			if err := createKeySecret(ctx, x.c, x.namespaces[i], x.mode.pub); err != nil {
-				return err
-			}
-		}
 	}
 	start := time.Now()
 	warm := ociRepository(0, x.namespaces[0], x.repoSpec(0))

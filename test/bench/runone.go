@@ -111,26 +111,14 @@ func (b *bench) runOne(ctx context.Context, n int, mode runMode) (_ *result, err
 // setUp creates the client, the namespaces (with the key Secret when
 // verifying) and warms the API server up.
 func (x *oneRun) setUp(ctx context.Context) error {
-	var err error
-	if x.c, err = newClient(x.env); err != nil {
+	if err := x.setUpNamespaces(ctx); err != nil {
 		return err
-	}
-	x.namespaces = make([]string, x.o.namespaces)
-	for i := range x.namespaces {
-		x.namespaces[i] = fmt.Sprintf("bench-%d", i)
-		if err := x.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: x.namespaces[i]}}); err != nil {
-			return err
-		}
-		if x.mode.verify {
-			if err := createKeySecret(ctx, x.c, x.namespaces[i], x.mode.pub); err != nil {
-				return err
-			}
-		}
 	}
 	// The API server makes creates sleep 2s while their CRD is less than 2s
 	// Established (apiextensions-apiserver's customresource_handler), which
 	// on a fresh control plane hits the first creates; that is not the
 	// operator's time, so it is spent before the operator starts.
+	var err error
 	if x.r.warmup, err = warmUp(ctx, x.c, x.namespaces[0], x.mods[0], x.spec); err != nil {
 		return fmt.Errorf("warm-up: %w", err)
 	}
@@ -256,6 +244,28 @@ func (x *oneRun) measureSteady(ctx context.Context, tracker *tracker, after snap
 		fmt.Printf("%d extensions lost Ready!\n", lost)
 	} else {
 		fmt.Printf("done\n")
+	}
+	return nil
+}
+
+// setUpNamespaces creates the client and the namespaces, with the key
+// Secret in each when verifying: the same for the operator and the peer.
+func (x *oneRun) setUpNamespaces(ctx context.Context) error {
+	var err error
+	if x.c, err = newClient(x.env); err != nil {
+		return err
+	}
+	x.namespaces = make([]string, x.o.namespaces)
+	for i := range x.namespaces {
+		x.namespaces[i] = fmt.Sprintf("bench-%d", i)
+		if err := x.c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: x.namespaces[i]}}); err != nil {
+			return err
+		}
+		if x.mode.verify {
+			if err := createKeySecret(ctx, x.c, x.namespaces[i], x.mode.pub); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
