@@ -18,6 +18,10 @@ type window struct {
 	sig         sigCounts // through the proxy, by what was asked for
 	secretGETs  float64   // kube-apiserver GETs of Secrets (the operator's uncached key reads)
 	cpu         time.Duration
+	// queuedStart and queuedEnd are the operator's Normal Events waiting in
+	// its queue (wasmext_events_pending) at either end: written later, at
+	// --event-qps.
+	queuedStart, queuedEnd float64
 }
 
 func (w window) apiTotal() float64 { return sumAll(w.apiByMethod) }
@@ -25,6 +29,24 @@ func (w window) apiTotal() float64 { return sumAll(w.apiByMethod) }
 func (w window) apiWrites() float64 {
 	return w.apiByMethod["POST"] + w.apiByMethod["PUT"] + w.apiByMethod["PATCH"] + w.apiByMethod["DELETE"]
 }
+
+// queuedWithin are the Events queued in the window and not yet written at
+// its end: each becomes one write later.
+func (w window) queuedWithin() float64 { return max(0, w.queuedEnd-w.queuedStart) }
+
+// drained are the Event writes in the window of Events queued before it
+// (the rollout's, sent at --event-qps during the steady window).
+func (w window) drained() float64 {
+	return min(w.eventWrites(), max(0, w.queuedStart-w.queuedEnd))
+}
+
+// allWrites are the window's writes plus the Events it queued and has not
+// written yet, less those it drained from before: what the window costs the
+// API server, once every Event is out.
+func (w window) allWrites() float64 { return w.apiWrites() + w.queuedWithin() - w.drained() }
+
+// allEvents are the Event writes the window costs, sent or still queued.
+func (w window) allEvents() float64 { return w.eventWrites() + w.queuedWithin() - w.drained() }
 
 func (w window) apiReads() float64 { return w.apiTotal() - w.apiWrites() }
 
@@ -47,6 +69,9 @@ type snapshot struct {
 	usage    proc.Usage
 }
 
+// eventsPending is the operator's gauge of queued Normal Events.
+const eventsPending = "wasmext_events_pending"
+
 // writeVerbs are the API server verbs that change state.
 var writeVerbs = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "APPLY": true, "DELETE": true, "DELETECOLLECTION": true}
 
@@ -66,7 +91,9 @@ func diff(a, b snapshot) window {
 		sig:      b.sig.sub(a.sig),
 		secretGETs: b.apiSrv.sum("apiserver_request_total", map[string]string{"verb": "GET", "resource": "secrets"}) -
 			a.apiSrv.sum("apiserver_request_total", map[string]string{"verb": "GET", "resource": "secrets"}),
-		cpu: b.usage.CPU - a.usage.CPU,
+		cpu:         b.usage.CPU - a.usage.CPU,
+		queuedStart: a.op.sum(eventsPending, nil),
+		queuedEnd:   b.op.sum(eventsPending, nil),
 	}
 	srv := delta(b.apiSrv.by("apiserver_request_total", nil, "verb", "resource", "subresource"),
 		a.apiSrv.by("apiserver_request_total", nil, "verb", "resource", "subresource"))

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,7 +16,7 @@ import (
 // wasmext, Flux at its default --concurrent, Flux at wasmext's and the
 // floor, in alternating order; then the medians, printed and, with -docs,
 // written as Markdown.
-func (b *bench) runPeer(ctx context.Context) error {
+func (b *bench) runPeer(ctx context.Context) (err error) {
 	start := time.Now()
 	root, err := testenv.RepoRoot()
 	if err != nil {
@@ -32,6 +33,8 @@ func (b *bench) runPeer(ctx context.Context) error {
 		steady: b.o.steady, namespaces: b.o.namespaces, creators: b.o.creators, machine: readMachine(b.binary, b.o.peer.bin)}
 	fmt.Printf("peer: %s (%s, %s), CRDs from %s\n", rel(root, b.o.peer.bin), orUnknown(meta.machine.fluxVer), orUnknown(meta.machine.fluxGo), b.o.peer.crds)
 	mode := b.modes[len(b.modes)-1] // with -verify: both verify
+	b.envs = b.planEnvs()
+	defer func() { err = errors.Join(err, b.envs.close()) }()
 	var cases []*caseResult
 	for i, n := range b.o.ns {
 		c := &caseResult{n: n, modules: b.o.nModules[i]}
@@ -71,11 +74,7 @@ func (b *bench) peerRound(ctx context.Context, c *caseResult, mode runMode, roun
 	if round > 0 {
 		steady = 0
 	}
-	order := []system{sysWasmext, sysFluxDefault, sysFluxTuned, sysFloor}
-	if round%2 == 1 {
-		order = []system{sysFloor, sysFluxTuned, sysFluxDefault, sysWasmext}
-	}
-	for _, s := range order {
+	for _, s := range roundOrder(round) {
 		f, err := b.runSystem(ctx, s, c.n, mode, steady)
 		if err != nil {
 			return err
@@ -83,6 +82,27 @@ func (b *bench) peerRound(ctx context.Context, c *caseResult, mode runMode, roun
 		c.rounds[s] = append(c.rounds[s], f)
 	}
 	return nil
+}
+
+// roundOrder is the order of the systems in a round: reversed on odd rounds.
+func roundOrder(round int) []system {
+	if round%2 == 1 {
+		return []system{sysFloor, sysFluxTuned, sysFluxDefault, sysWasmext}
+	}
+	return []system{sysWasmext, sysFluxDefault, sysFluxTuned, sysFloor}
+}
+
+// planEnvs is the control plane of every run of runPeer, in order.
+func (b *bench) planEnvs() *envPlan {
+	p := &envPlan{}
+	for range b.o.ns {
+		for round := range b.o.peer.rounds {
+			for _, s := range roundOrder(round) {
+				p.plan = append(p.plan, b.envOptions(s))
+			}
+		}
+	}
+	return p
 }
 
 // runSystem runs one system once. A run in which not all objects became

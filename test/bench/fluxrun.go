@@ -13,8 +13,6 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-
-	"github.com/wasmext/wasmext/internal/testenv"
 )
 
 // runFlux measures source-controller at --concurrent concurrent on n
@@ -25,17 +23,17 @@ func (b *bench) runFlux(ctx context.Context, n int, mode runMode, concurrent int
 	x := &oneRun{bench: b, n: n, mode: mode, hc: &http.Client{},
 		r: &result{n: n, modules: len(b.mods), verify: mode.verify, interval: b.o.interval, loadStart: loadavg()}}
 	fmt.Printf("\n--- N=%d%s, Flux --concurrent=%d: starting control plane ... ", n, mode.label(), concurrent)
-	t := time.Now()
-	if x.env, err = testenv.Start(testenv.Options{NoIstioCRDs: true, ExtraCRDPaths: []string{b.o.peer.crds}}); err != nil {
+	se, err := b.envs.start(b.envOptions(sysFluxTuned))
+	if err != nil {
 		return nil, err
 	}
+	x.env, x.r.cpStart = se.env, se.waited
 	defer func() { err = errors.Join(err, x.env.Stop()) }()
-	x.r.cpStart = time.Since(t)
 	if err := x.setUpFlux(ctx); err != nil {
 		return nil, err
 	}
 	x.r.logFile = filepath.Join(b.o.work, fmt.Sprintf("%s%d-c%d.log", fluxLogPrefix, n, concurrent))
-	fmt.Printf("%s; starting source-controller ... ", dur(x.r.cpStart))
+	fmt.Printf("%s; starting source-controller ... ", se)
 	if x.op, x.metricsURL, err = startFlux(ctx, b.o.peer.bin, x.env.Kubeconfig, b.o.work, x.r.logFile, concurrent); err != nil {
 		return nil, err
 	}
@@ -52,6 +50,7 @@ func (b *bench) runFlux(ctx context.Context, n int, mode runMode, concurrent int
 	}
 	defer tr.stop()
 	after, err := x.measureFluxPhase(ctx, tr)
+	b.envs.ahead() // nothing timed is left
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +128,7 @@ func (x *oneRun) measureFluxPhase(ctx context.Context, tr *objTracker) (snapshot
 	fmt.Printf("%s; waiting for Ready ... ", dur(r.created))
 	x.waitErr = tr.wait(ctx, start, x.o.timeout, x.op.Exited())
 	if x.waitErr == nil {
-		r.settle = settle(ctx, x.hc, x.metricsURL)
+		r.settle = settle(ctx, x.hc, x.metricsURL, false)
 	}
 	after, err := x.snap(ctx)
 	if err != nil {

@@ -181,6 +181,7 @@ type bench struct {
 	proxy  *sigProxy
 	mods   []module
 	modes  []runMode
+	envs   *envPlan // with -peer: the control planes ahead (nil: each run starts its own)
 }
 
 func run(ctx context.Context, o options) error {

@@ -30,7 +30,8 @@ func (r *result) print(o options) {
 	row("reconciles", "%.0f (%.2f /ext) by result: %s; workqueue_retries_total %.0f", sumAll(p.reconciles), sumAll(p.reconciles)/n, kv(p.reconciles), p.retries)
 	row("API requests (operator)", "%.0f = %.2f /ext: reads %.0f (%.2f /ext), writes %.0f (%.2f /ext)",
 		p.apiTotal(), p.apiTotal()/n, p.apiReads(), p.apiReads()/n, p.apiWrites(), p.apiWrites()/n)
-	row("  on the path to Ready", "%.0f writes (%.2f /ext), and %.0f Events (%.2f /ext) queued apart, at --event-qps", p.pathWrites(), p.pathWrites()/n, p.eventWrites(), p.eventWrites()/n)
+	row("  on the path to Ready", "%.0f writes (%.2f /ext), and %.0f Events (%.2f /ext) queued apart, at --event-qps: %.0f sent, %.0f still queued at the end",
+		p.pathWrites(), p.pathWrites()/n, p.allEvents(), p.allEvents()/n, p.eventWrites(), p.queuedEnd)
 	row("  by HTTP method", "%s   (client-go counts HTTP methods: GET = get, list and watch)", kv(p.apiByMethod))
 	row("  writes, API server side", "%s", kv(p.apiServer))
 	rg := p.registry

@@ -68,13 +68,13 @@ func (b *bench) runOne(ctx context.Context, n int, mode runMode) (_ *result, err
 	x := &oneRun{bench: b, n: n, mode: mode, spec: specOpts{verify: mode.verify, interval: b.o.interval}, hc: &http.Client{},
 		r: &result{n: n, modules: len(b.mods), verify: mode.verify, interval: b.o.interval, loadStart: loadavg()}}
 	fmt.Printf("\n--- N=%d%s: starting control plane ... ", n, mode.label())
-	t := time.Now()
-	if x.env, err = testenv.Start(testenv.Options{}); err != nil {
+	se, err := b.envs.start(testenv.Options{})
+	if err != nil {
 		return nil, err
 	}
+	x.env, x.r.cpStart = se.env, se.waited
 	defer func() { err = errors.Join(err, x.env.Stop()) }()
-	x.r.cpStart = time.Since(t)
-	fmt.Printf("%s; ", dur(x.r.cpStart))
+	fmt.Printf("%s; ", se)
 	if err := x.setUp(ctx); err != nil {
 		return nil, err
 	}
@@ -95,6 +95,7 @@ func (b *bench) runOne(ctx context.Context, n int, mode runMode) (_ *result, err
 	}
 	defer tracker.stop()
 	after, err := x.measurePhase(ctx, tracker)
+	b.envs.ahead() // nothing timed is left
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +199,7 @@ func (x *oneRun) measurePhase(ctx context.Context, tracker *tracker) (snapshot, 
 		// reconcile returning, events sent by the broadcaster, reconciles
 		// triggered by the operator's own writes) so it counts in the phase
 		// and not in the steady window.
-		r.settle = settle(ctx, x.hc, x.metricsURL)
+		r.settle = settle(ctx, x.hc, x.metricsURL, true)
 	}
 	endProfile() // the rollout and its settling, overshot by at most one chunk
 	after, err := x.snap(ctx)
