@@ -30,6 +30,8 @@ type outputKind struct {
 	newObject func() client.Object
 	// spec returns the Istio spec of an object of the kind, for comparison.
 	spec func(client.Object) proto.Message
+	// status returns the status istiod writes on an object of the kind.
+	status func(client.Object) proto.Message
 	// render renders the objects of the kind for one extension.
 	render func(r *WasmExtensionReconciler, s *scope) ([]client.Object, error)
 }
@@ -43,6 +45,7 @@ var outputKinds = []outputKind{
 		crd:       "trafficextensions.extensions.istio.io",
 		newObject: func() client.Object { return &clientext.TrafficExtension{} },
 		spec:      func(o client.Object) proto.Message { return &o.(*clientext.TrafficExtension).Spec },
+		status:    func(o client.Object) proto.Message { return &o.(*clientext.TrafficExtension).Status },
 		render: func(r *WasmExtensionReconciler, s *scope) ([]client.Object, error) {
 			o, err := render.TrafficExtension(s.ext, r.renderModule(s))
 			return []client.Object{o}, err
@@ -54,6 +57,7 @@ var outputKinds = []outputKind{
 		crd:       "wasmplugins.extensions.istio.io",
 		newObject: func() client.Object { return &clientext.WasmPlugin{} },
 		spec:      func(o client.Object) proto.Message { return &o.(*clientext.WasmPlugin).Spec },
+		status:    func(o client.Object) proto.Message { return &o.(*clientext.WasmPlugin).Status },
 		render: func(r *WasmExtensionReconciler, s *scope) ([]client.Object, error) {
 			o, err := render.WasmPlugin(s.ext, r.renderModule(s))
 			return []client.Object{o}, err
@@ -65,6 +69,7 @@ var outputKinds = []outputKind{
 		crd:       "envoyfilters.networking.istio.io",
 		newObject: func() client.Object { return &clientnet.EnvoyFilter{} },
 		spec:      func(o client.Object) proto.Message { return &o.(*clientnet.EnvoyFilter).Spec },
+		status:    func(o client.Object) proto.Message { return &o.(*clientnet.EnvoyFilter).Status },
 		render:    renderEnvoyFilters,
 	},
 }

@@ -26,6 +26,13 @@ type resolution struct {
 	at                   time.Time
 }
 
+// The reasons of needsResolution that no person caused: a tag resolution
+// for these may be shared with other extensions (tagShare).
+const (
+	whyFirst    = "not resolved yet"
+	whyInterval = "interval passed"
+)
+
 // needsResolution says whether the tag must be resolved again (one manifest
 // request): never resolved, a different image, transport or pull Secret
 // version, a new generation of the spec, a reconcile request, or the
@@ -33,7 +40,7 @@ type resolution struct {
 func needsResolution(last *resolution, want resolution, now time.Time, interval time.Duration) (bool, string) {
 	switch {
 	case last == nil:
-		return true, "not resolved yet"
+		return true, whyFirst
 	case last.image != want.image:
 		return true, "module.image changed"
 	case last.insecure != want.insecure:
@@ -45,7 +52,7 @@ func needsResolution(last *resolution, want resolution, now time.Time, interval 
 	case last.requested != want.requested:
 		return true, "reconcile requested"
 	case now.Sub(last.at) >= interval:
-		return true, "interval passed"
+		return true, whyInterval
 	}
 	return false, ""
 }
@@ -101,7 +108,7 @@ func needsPull(m *v1alpha1.ModuleStatus, res oci.Resolved, registry bool) bool {
 // one: not controlled by ext, another spec, or a label or annotation the
 // operator sets is missing or changed. Fields others add are left alone.
 func liveDrifted(live, desired client.Object, spec func(client.Object) proto.Message, ext *v1alpha1.WasmExtension) bool {
-	if !metav1.IsControlledBy(live, ext) || !proto.Equal(spec(live), spec(desired)) {
+	if !metav1.IsControlledBy(live, ext) || !specEqual(live, desired, spec) {
 		return true
 	}
 	for k, v := range desired.GetLabels() {
@@ -115,6 +122,18 @@ func liveDrifted(live, desired client.Object, spec func(client.Object) proto.Mes
 		}
 	}
 	return false
+}
+
+// specEqual compares the specs of live and desired: by the hash the cache
+// keeps in place of a cached object's spec (transformCached), else (an
+// object read from the API server) field by field.
+func specEqual(live, desired client.Object, spec func(client.Object) proto.Message) bool {
+	h, cached := live.GetAnnotations()[cachedSpecHash]
+	if !cached {
+		return proto.Equal(spec(live), spec(desired))
+	}
+	want, err := specHash(spec(desired))
+	return err == nil && h == want
 }
 
 // reconcileRequested returns the reconcile-request annotation's value when

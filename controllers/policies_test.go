@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/oci"
@@ -125,7 +126,51 @@ func TestLiveDrifted(t *testing.T) {
 			if got := liveDrifted(live, desired, spec, ext); got != tc.drifted {
 				t.Fatalf("liveDrifted = %v, want %v", got, tc.drifted)
 			}
+			// The same object as the cache holds it: metadata and the
+			// hash of its spec.
+			cached, err := transformCached(live.DeepCopy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := liveDrifted(cached.(client.Object), desired, spec, ext); got != tc.drifted {
+				t.Fatalf("liveDrifted(cached) = %v, want %v", got, tc.drifted)
+			}
 		})
+	}
+}
+
+// TestTransformCached: the cache keeps a rendered object's metadata and
+// the hash of its spec, not the spec, its status or managedFields; other
+// objects lose only their managedFields.
+func TestTransformCached(t *testing.T) {
+	wp := &clientext.WasmPlugin{ObjectMeta: metav1.ObjectMeta{Name: "f", Labels: map[string]string{"a": "1"},
+		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "wasmext"}}}}
+	wp.Spec.Url = "oci://r/x@" + newDigest
+	wp.Spec.PluginName = "f"
+	wp.Status.ObservedGeneration = 3
+	want, err := specHash(&wp.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := transformCached(wp.DeepCopy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := got.(*clientext.WasmPlugin)
+	if c.Annotations[cachedSpecHash] != want || c.Spec.Url != "" || c.Spec.PluginName != "" || c.Status.ObservedGeneration != 0 ||
+		c.ManagedFields != nil || c.Labels["a"] != "1" || c.Name != "f" {
+		t.Fatalf("cached WasmPlugin = %+v, want metadata without managedFields, annotation %s=%s, empty spec and status", c, cachedSpecHash, want)
+	}
+	other := wp.DeepCopy()
+	other.Spec.Url = "oci://r/y@" + newDigest
+	if h, _ := specHash(&other.Spec); h == want {
+		t.Fatal("two specs hash alike")
+	}
+	ext := &v1alpha1.WasmExtension{ObjectMeta: metav1.ObjectMeta{Name: "e", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}}
+	ext.Spec.Module.Image = "r/x:1"
+	got, err = transformCached(ext)
+	if e := got.(*v1alpha1.WasmExtension); err != nil || e.ManagedFields != nil || e.Spec.Module.Image != "r/x:1" || e.Annotations[cachedSpecHash] != "" {
+		t.Fatalf("cached WasmExtension = %+v, %v: want it whole but for managedFields", e, err)
 	}
 }
 

@@ -72,7 +72,9 @@ func (r *WasmExtensionReconciler) credentials(ctx context.Context, s *scope) err
 // with the extension's own credentials, so a cached module is only ever
 // used by extensions that may read it. A resolution is reused until
 // needsResolution says otherwise (reconciles caused by watch events do not
-// ask the registry again).
+// ask the registry again), and shared for a few seconds with the
+// extensions asking for the same image with the same credentials
+// (tagShare).
 func (r *WasmExtensionReconciler) resolve(ctx context.Context, s *scope) error {
 	if s.ext.Spec.Module.Semver != "" {
 		return r.resolveSemver(ctx, s)
@@ -87,11 +89,14 @@ func (r *WasmExtensionReconciler) resolve(ctx context.Context, s *scope) error {
 	s.confirmed = last
 	if ok, why := needsResolution(last, want, s.now, interval(s.ext)); ok {
 		log.FromContext(ctx).V(1).Info("Resolving module.image", "image", s.request.Image, "why", why)
-		res, err := r.Resolver.Resolve(ctx, s.request)
+		// What a person did (an edit, a reconcile request) asks the registry
+		// itself; a first resolution or an interval's may share one.
+		fresh := why != whyFirst && why != whyInterval
+		res, at, err := r.tags.resolve(ctx, r.Resolver, s.request, s.now, fresh)
 		if err != nil {
 			return stepError(v1alpha1.ConditionModuleFetched, err)
 		}
-		want.resolved, want.at = res, s.now
+		want.resolved, want.at = res, at
 		r.resolutions.put(key, want)
 		last = &want
 	}

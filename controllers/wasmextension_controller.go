@@ -99,6 +99,7 @@ type WasmExtensionReconciler struct {
 	semvers       memory[semverState]
 	verifications memory[verified]
 	statuses      memory[writtenStatus]
+	tags          tagShare
 	activity      activity
 }
 
@@ -234,10 +235,9 @@ func CacheOptions(served Served, secretNamespaces []string) cache.Options {
 		// Keyed by GVK: it also scopes the metadata-only Secret watch.
 		by[&corev1.Secret{}] = cache.ByObject{Namespaces: nss}
 	}
-	// managedFields are never read, and server-side apply gives every
-	// rendered object a large block of them: dropping them from the cache
-	// saves memory and deep-copy time per object.
-	return cache.Options{ByObject: by, DefaultTransform: cache.TransformStripManagedFields()}
+	// The cache keeps no managedFields, and of rendered objects only their
+	// metadata and the hash of their spec (transformCached).
+	return cache.Options{ByObject: by, DefaultTransform: transformCached}
 }
 
 // SetupWithManager registers the controller: it watches extensions (spec
