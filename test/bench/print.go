@@ -44,7 +44,8 @@ func (r *result) print(o options) {
 		row("Secret GETs (API server)", "%.0f (%.2f /ext): the key Secret, read uncached once per Secret version (UID, resourceVersion)", p.secretGETs, p.secretGETs/n)
 	}
 	row("operator CPU", "%.2f s in the phase (%.1f ms /ext), %.2f s since it started", p.cpu.Seconds(), p.cpu.Seconds()*1000/n, r.sinceStart.CPU.Seconds())
-	row("operator memory", "peak RSS %s (RSS now %s)", mib(r.sinceStart.PeakRSS), mib(r.sinceStart.RSS))
+	row("operator memory", "peak RSS %s (RSS now %s, of which %s file-backed: mostly the binary's own clean pages)",
+		mib(r.sinceStart.PeakRSS), mib(r.sinceStart.RSS), mib(r.sinceStart.RSSFile))
 	if r.steadyDuration > 0 {
 		s := r.steady
 		row(fmt.Sprintf("steady state (%s)", r.steadyDuration), "API requests %.0f (writes %.0f) %s, registry requests %d, reconciles %.0f, CPU %.2f s",

@@ -18,6 +18,10 @@ type Usage struct {
 	PeakRSS int64
 	// RSS is the resident set size now (VmRSS), in bytes.
 	RSS int64
+	// RSSFile is the file-backed part of RSS now (RssFile): for a Go
+	// program, mostly the pages of its own binary, which are clean and
+	// which the kernel reclaims under memory pressure before anything else.
+	RSSFile int64
 }
 
 // clockTicks is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every
@@ -39,7 +43,7 @@ func ReadUsage(pid int) (Usage, error) {
 	if err != nil {
 		return u, err
 	}
-	u.PeakRSS, u.RSS = parseStatusMemory(status)
+	u.PeakRSS, u.RSS, u.RSSFile = parseStatusMemory(status)
 	return u, nil
 }
 
@@ -63,9 +67,9 @@ func parseStatCPU(stat []byte) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
-// parseStatusMemory returns VmHWM and VmRSS of /proc/<pid>/status, in
-// bytes; a missing field is 0.
-func parseStatusMemory(status []byte) (peak, rss int64) {
+// parseStatusMemory returns VmHWM, VmRSS and RssFile of /proc/<pid>/status,
+// in bytes; a missing field is 0.
+func parseStatusMemory(status []byte) (peak, rss, file int64) {
 	for _, line := range strings.Split(string(status), "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
@@ -77,6 +81,8 @@ func parseStatusMemory(status []byte) (peak, rss int64) {
 			dst = &peak
 		case "VmRSS":
 			dst = &rss
+		case "RssFile":
+			dst = &file
 		default:
 			continue
 		}
@@ -87,5 +93,5 @@ func parseStatusMemory(status []byte) (peak, rss int64) {
 			}
 		}
 	}
-	return peak, rss
+	return peak, rss, file
 }

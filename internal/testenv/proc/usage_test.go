@@ -26,13 +26,13 @@ func TestParseStatCPU(t *testing.T) {
 }
 
 func TestParseStatusMemory(t *testing.T) {
-	status := "Name:\tmanager\nVmPeak:\t  999 kB\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\nThreads:\t9\n"
-	peak, rss := parseStatusMemory([]byte(status))
-	if peak != 2048<<10 || rss != 1024<<10 {
-		t.Errorf("parseStatusMemory = %d, %d; want %d, %d", peak, rss, 2048<<10, 1024<<10)
+	status := "Name:\tmanager\nVmPeak:\t  999 kB\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\nRssAnon:\t     700 kB\nRssFile:\t     300 kB\nThreads:\t9\n"
+	peak, rss, file := parseStatusMemory([]byte(status))
+	if peak != 2048<<10 || rss != 1024<<10 || file != 300<<10 {
+		t.Errorf("parseStatusMemory = %d, %d, %d; want %d, %d, %d", peak, rss, file, 2048<<10, 1024<<10, 300<<10)
 	}
-	if peak, rss := parseStatusMemory([]byte("Name:\tx\n")); peak != 0 || rss != 0 {
-		t.Errorf("without the fields: %d, %d; want 0, 0", peak, rss)
+	if peak, rss, file := parseStatusMemory([]byte("Name:\tx\n")); peak != 0 || rss != 0 || file != 0 {
+		t.Errorf("without the fields: %d, %d, %d; want 0, 0, 0", peak, rss, file)
 	}
 }
 
