@@ -50,6 +50,9 @@ func (r *result) print(o options) {
 		s := r.steady
 		row(fmt.Sprintf("steady state (%s)", r.steadyDuration), "API requests %.0f (writes %.0f) %s, registry requests %d, reconciles %.0f, CPU %.2f s",
 			s.apiTotal(), s.apiWrites(), kv(s.apiByMethod), s.registry.Total, sumAll(s.reconciles), s.cpu.Seconds())
+		if d := s.drained(); d > 0 {
+			row("", "%.0f of those writes are the rollout's queued Events, counted with the rollout above; %.0f are still queued", d, s.queuedEnd)
+		}
 		if r.verify {
 			row("  signature fetches", "%d (%s), Secret GETs %.0f, over %.0f reconciles (periodic resyncs%s)",
 				s.sig.sig(), sigKinds(s.sig), s.secretGETs, sumAll(s.reconciles), intervalNote(r.interval))
