@@ -154,7 +154,7 @@ bench: envtest ## Run the benchmark (test/bench; BENCH_ARGS=... for its flags), 
 .PHONY: bench-flux
 bench-flux: envtest $(SOURCE_CONTROLLER) ## Run wasmext, Flux source-controller (at --concurrent 2 and at wasmext's) and the floor side by side, N = 1, 100, 1000 over 50 modules and 500 over 20, 3 rounds each; writes docs/benchmarks.md (BENCH_ARGS=... for more flags, e.g. "-n 1,20 -rounds 1").
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go run ./test/bench -peer flux -flux-bin "$(patsubst $(CURDIR)/%,%,$(SOURCE_CONTROLLER))" \
-		-n 1,100,1000,500/20 -modules 50 -rounds 3 -verify=false -steady 10s -docs docs/benchmarks.md $(BENCH_ARGS)
+		-n 1,100,1000,500/20 -modules 50 -rounds 3 -verify=false -steady 5s -docs docs/benchmarks.md $(BENCH_ARGS)
 
 FUZZTIME ?= 10m
 .PHONY: fuzz

@@ -14,9 +14,9 @@ import (
 // before the first create of a CRD just Established is answered
 // (apiextensions-apiserver makes such creates sleep). Over the 48 runs of
 // make bench-flux that was 5 minutes of waiting. So the next run's control
-// plane is started as soon as the current run's timed phase is over, while
-// the current run only idles (its settling, steady window and teardown).
-// Nothing timed overlaps a boot: the boot starts after the last Ready.
+// plane is started as soon as the current run's last object is Ready, while
+// the current run only counts and idles (its settling, steady window and
+// teardown). Nothing timed overlaps a boot.
 
 // envPlan is the control planes the runs ahead need, in order, and at most
 // one started ahead of its run.

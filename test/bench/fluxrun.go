@@ -50,7 +50,7 @@ func (b *bench) runFlux(ctx context.Context, n int, mode runMode, concurrent int
 	}
 	defer tr.stop()
 	after, err := x.measureFluxPhase(ctx, tr)
-	b.envs.ahead() // nothing timed is left
+	b.envs.ahead() // (a no-op unless the phase failed early)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +127,7 @@ func (x *oneRun) measureFluxPhase(ctx context.Context, tr *objTracker) (snapshot
 	r.created = time.Since(start)
 	fmt.Printf("%s; waiting for Ready ... ", dur(r.created))
 	x.waitErr = tr.wait(ctx, start, x.o.timeout, x.op.Exited())
+	x.envs.ahead() // nothing timed is left: settling only counts
 	if x.waitErr == nil {
 		r.settle = settle(ctx, x.hc, x.metricsURL, false)
 	}

@@ -95,7 +95,7 @@ func (b *bench) runOne(ctx context.Context, n int, mode runMode) (_ *result, err
 	}
 	defer tracker.stop()
 	after, err := x.measurePhase(ctx, tracker)
-	b.envs.ahead() // nothing timed is left
+	b.envs.ahead() // (a no-op unless the phase failed early)
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +194,7 @@ func (x *oneRun) measurePhase(ctx context.Context, tracker *tracker) (snapshot, 
 	fmt.Printf("%s; waiting for Ready ... ", dur(r.created))
 
 	x.waitErr = tracker.wait(ctx, start, x.o.timeout, x.op.Exited())
+	x.envs.ahead() // nothing timed is left: settling only counts
 	if x.waitErr == nil {
 		// Let the work that follows the last status write finish (the
 		// reconcile returning, events sent by the broadcaster, reconciles
