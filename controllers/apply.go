@@ -77,8 +77,12 @@ func (r *WasmExtensionReconciler) applyObject(ctx context.Context, ext *v1alpha1
 	switch {
 	case err == nil && !liveDrifted(live, desired, out.spec, ext):
 		return false, nil
+	case err == nil && !renderedFor(live, ext):
+		// The cache of a kind whose CRD appeared after start-up holds
+		// everyone's objects: this one is someone else's.
+		return false, nameConflict(out, live)
 	case err == nil:
-		// Ours (the cache only holds labeled objects) but drifted: repair.
+		// Ours but drifted: repair.
 		return true, r.apply(ctx, desired, true)
 	case !apierrors.IsNotFound(err):
 		return false, err
@@ -93,10 +97,24 @@ func (r *WasmExtensionReconciler) applyObject(ctx context.Context, ext *v1alpha1
 		return false, err
 	}
 	if !metav1.IsControlledBy(live, ext) {
-		return false, fmt.Errorf("%w: %s %s/%s exists and is not managed by this WasmExtension; rename the extension or delete that object",
-			errNameConflict, out.gvk.Kind, live.GetNamespace(), live.GetName())
+		return false, nameConflict(out, live)
 	}
 	return true, r.apply(ctx, desired, true)
+}
+
+// renderedFor says whether live is ext's own rendered object: controlled
+// by it, or carrying the labels the operator puts on what it renders for
+// an extension of this name (its owner reference removed by hand, or an
+// earlier extension of the same name deleted and not yet collected):
+// repaired, and taken over.
+func renderedFor(live client.Object, ext *v1alpha1.WasmExtension) bool {
+	l := live.GetLabels()
+	return metav1.IsControlledBy(live, ext) || l[render.LabelManagedBy] == render.ManagedBy && l[render.LabelExtension] == ext.Name
+}
+
+func nameConflict(out *outputKind, live client.Object) error {
+	return fmt.Errorf("%w: %s %s/%s exists and is not managed by this WasmExtension; rename the extension or delete that object",
+		errNameConflict, out.gvk.Kind, live.GetNamespace(), live.GetName())
 }
 
 // apply server-side applies obj as FieldOwner. force takes back fields a

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
 	"github.com/wasmext/wasmext/internal/oci"
+	"github.com/wasmext/wasmext/internal/render"
 )
 
 var t0 = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
@@ -138,6 +139,37 @@ func TestLiveDrifted(t *testing.T) {
 				t.Fatalf("liveDrifted(cached) = %v, want %v", got, tc.drifted)
 			}
 		})
+	}
+}
+
+// TestRenderedFor: an object in the cache is repaired only when it is the
+// extension's own: controlled by it, or labeled as rendered for an
+// extension of its name. Anyone else's object of that name (a cache of a
+// kind whose CRD appeared after start-up holds them all) is left alone.
+func TestRenderedFor(t *testing.T) {
+	ext := &v1alpha1.WasmExtension{ObjectMeta: metav1.ObjectMeta{Name: "f", UID: "u1"}}
+	ext.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("WasmExtension"))
+	ours := map[string]string{render.LabelManagedBy: render.ManagedBy, render.LabelExtension: "f"}
+	owner := func(uid types.UID) []metav1.OwnerReference {
+		return []metav1.OwnerReference{{APIVersion: v1alpha1.GroupVersion.String(), Kind: "WasmExtension", Name: "f", UID: uid, Controller: ptr.To(true)}}
+	}
+	for _, tc := range []struct {
+		name   string
+		labels map[string]string
+		owners []metav1.OwnerReference
+		want   bool
+	}{
+		{"controlled by it", nil, owner("u1"), true},
+		{"its labels, owner reference removed", ours, nil, true},
+		{"its labels, an earlier extension of the name", ours, owner("u0"), true},
+		{"someone else's, no labels", nil, nil, false},
+		{"someone else's, controlled by another object", map[string]string{"app": "x"}, owner("u9"), false},
+		{"rendered for another extension", map[string]string{render.LabelManagedBy: render.ManagedBy, render.LabelExtension: "g"}, nil, false},
+	} {
+		live := &clientext.WasmPlugin{ObjectMeta: metav1.ObjectMeta{Name: "f", Labels: tc.labels, OwnerReferences: tc.owners}}
+		if got := renderedFor(live, ext); got != tc.want {
+			t.Errorf("%s: renderedFor = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 
