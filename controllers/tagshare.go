@@ -2,8 +2,6 @@ package controllers
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"strconv"
 	"sync"
 	"time"
@@ -98,11 +96,5 @@ func (t *tagShare) put(key string, s sharedTag) {
 // tagKey identifies what a resolution may answer: the image, the
 // transport and the credentials (hashed, never kept).
 func tagKey(req oci.Request) string {
-	h := sha256.New()
-	c := req.Credential
-	for _, s := range []string{req.Image, strconv.FormatBool(req.Insecure), c.Username, c.Password, c.RefreshToken, c.AccessToken} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	return hex.EncodeToString(h.Sum(nil))
+	return oci.CredentialKey(req.Credential, req.Image, strconv.FormatBool(req.Insecure))
 }

@@ -163,16 +163,26 @@ func (f *Fetcher) repository(ref Reference, req Request) *remote.Repository {
 	}
 }
 
+// CredentialKey is a key for what may be shared only between requests
+// made with the same credentials: the SHA-256 of scope (e.g. a host, or an
+// image and its transport) and of cred, so the credentials themselves are
+// never kept.
+func CredentialKey(cred auth.Credential, scope ...string) string {
+	h := sha256.New()
+	for _, part := range [][]string{scope, {cred.Username, cred.Password, cred.RefreshToken, cred.AccessToken}} {
+		for _, s := range part {
+			h.Write([]byte(s))
+			h.Write([]byte{0})
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // authCache returns the token cache for host and cred. Caches are never
 // shared between credentials: oras-go keys its cache by host only, and a
 // shared one would hand one pull secret's token to another's request.
 func (f *Fetcher) authCache(host string, cred auth.Credential) auth.Cache {
-	h := sha256.New()
-	for _, s := range []string{host, cred.Username, cred.Password, cred.RefreshToken, cred.AccessToken} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	key := hex.EncodeToString(h.Sum(nil))
+	key := CredentialKey(cred, host)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if c, ok := f.caches[key]; ok {
