@@ -5,10 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"reflect"
-	"sync"
 
 	"google.golang.org/protobuf/proto"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -62,6 +60,7 @@ func transformCached(obj any) (any, error) {
 	o.SetAnnotations(a)
 	proto.Reset(out.spec(o))
 	proto.Reset(out.status(o))
+	cacheStrings.rendered(o)
 	return o, nil
 }
 
@@ -85,64 +84,4 @@ func specHash(spec proto.Message) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
-}
-
-// maxCachedStrings bounds the shared strings; past it they start again
-// (objects keep the copies they have).
-const maxCachedStrings = 1 << 14
-
-// sharedStrings keeps one copy of the strings that many cached extensions
-// hold alike: the module's repository, digest, sha256, format, ABI and URL
-// are the same for every extension of a module, and so is the
-// ModuleFetched message; condition types, statuses and reasons and the
-// rendered kinds are a handful. Decoding gives each object its own copy:
-// at 10,000 extensions over 200 modules that is about 640 bytes per
-// extension. Strings that differ per extension (names, the other messages)
-// are not kept here, so the set stays as small as the modules in use.
-type sharedStrings struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-var cacheStrings sharedStrings
-
-func (s *sharedStrings) extension(ext *v1alpha1.WasmExtension) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil || len(s.m) >= maxCachedStrings {
-		s.m = make(map[string]string, 256)
-	}
-	st := &ext.Status
-	for i := range st.Conditions {
-		c := &st.Conditions[i]
-		s.one(&c.Type)
-		s.one(&c.Reason)
-		c.Status = metav1.ConditionStatus(s.get(string(c.Status)))
-		if c.Type == v1alpha1.ConditionModuleFetched {
-			s.one(&c.Message)
-		}
-	}
-	for i := range st.Rendered {
-		s.one(&st.Rendered[i].APIVersion)
-		s.one(&st.Rendered[i].Kind)
-	}
-	s.one(&ext.Spec.Module.Image)
-	if m := st.Module; m != nil {
-		for _, f := range []*string{&m.Repository, &m.Digest, &m.SHA256, &m.Format, &m.ABI, &m.URL, &m.Tag, &m.VerifiedBy} {
-			s.one(f)
-		}
-	}
-}
-
-func (s *sharedStrings) one(p *string) { *p = s.get(*p) }
-
-func (s *sharedStrings) get(v string) string {
-	if v == "" {
-		return v
-	}
-	if w, ok := s.m[v]; ok {
-		return w
-	}
-	s.m[v] = v
-	return v
 }

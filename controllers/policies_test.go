@@ -1,10 +1,8 @@
 package controllers
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
-	"unsafe"
 
 	"github.com/opencontainers/go-digest"
 	clientext "istio.io/client-go/pkg/apis/extensions/v1alpha1"
@@ -205,44 +203,6 @@ func TestTransformCached(t *testing.T) {
 	got, err = transformCached(ext)
 	if e := got.(*v1alpha1.WasmExtension); err != nil || e.ManagedFields != nil || e.Spec.Module.Image != "r/x:1" || e.Annotations[cachedSpecHash] != "" {
 		t.Fatalf("cached WasmExtension = %+v, %v: want it whole but for managedFields", e, err)
-	}
-}
-
-// TestCachedExtensionsShareStrings: two extensions of one module, decoded
-// apart, hold one copy of the module's strings in the cache, and their own
-// copies of what differs.
-func TestCachedExtensionsShareStrings(t *testing.T) {
-	decode := func(name string) *v1alpha1.WasmExtension {
-		js := `{"metadata":{"name":"` + name + `"},"spec":{"module":{"image":"r.example/acme/f:1"}},"status":{` +
-			`"module":{"repository":"r.example/acme/f","digest":"` + newDigest + `","url":"http://m/x.wasm"},` +
-			`"conditions":[{"type":"ModuleFetched","status":"True","reason":"Succeeded","message":"Fetched r.example/acme/f@` + newDigest + `"},` +
-			`{"type":"Ready","status":"True","reason":"Succeeded","message":"WasmPlugin ` + name + ` serves it"}]}}`
-		var e v1alpha1.WasmExtension
-		if err := json.Unmarshal([]byte(js), &e); err != nil {
-			t.Fatal(err)
-		}
-		got, err := transformCached(&e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got.(*v1alpha1.WasmExtension)
-	}
-	a, b := decode("a"), decode("b")
-	same := func(x, y string) bool { return x == y && unsafe.StringData(x) == unsafe.StringData(y) }
-	for _, f := range []struct{ name, x, y string }{
-		{"digest", a.Status.Module.Digest, b.Status.Module.Digest},
-		{"repository", a.Status.Module.Repository, b.Status.Module.Repository},
-		{"url", a.Status.Module.URL, b.Status.Module.URL},
-		{"image", a.Spec.Module.Image, b.Spec.Module.Image},
-		{"ModuleFetched message", a.Status.Conditions[0].Message, b.Status.Conditions[0].Message},
-		{"reason", a.Status.Conditions[1].Reason, b.Status.Conditions[1].Reason},
-	} {
-		if !same(f.x, f.y) {
-			t.Errorf("%s: two copies of %q", f.name, f.x)
-		}
-	}
-	if a.Status.Conditions[1].Message == b.Status.Conditions[1].Message {
-		t.Fatalf("Ready messages %q and %q should differ", a.Status.Conditions[1].Message, b.Status.Conditions[1].Message)
 	}
 }
 
