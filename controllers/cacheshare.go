@@ -9,9 +9,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/wasmext/wasmext/api/v1alpha1"
+	"github.com/wasmext/wasmext/internal/render"
 )
 
-// maxCachedStrings bounds the shared strings and maps; past it they start
+// maxCachedStrings bounds the shared strings and dry-run records; past it they start
 // again (objects keep the copies they have).
 const maxCachedStrings = 1 << 14
 
@@ -26,9 +27,9 @@ const maxCachedStrings = 1 << 14
 //     module (and trust material); condition types, statuses and reasons,
 //     rendered kinds and namespaces are a handful. The name in
 //     status.rendered is the extension's own.
-//   - Rendered objects: their annotations (the module and the spec hash)
-//     are the same for every object rendered alike, so they share one map;
-//     label keys, owner kinds and namespaces are a handful.
+//   - Rendered objects: label and annotation keys, the managed-by label,
+//     the module annotation (the same for every object of a module), owner
+//     kinds and namespaces are a handful; the owner's name is the object's.
 //
 // Strings that differ per object (names, UIDs, the other messages) are
 // not kept here, so the set stays as small as the modules in use. Nothing
@@ -37,7 +38,6 @@ const maxCachedStrings = 1 << 14
 type sharedStrings struct {
 	mu     sync.Mutex
 	m      map[string]string
-	maps   map[string]map[string]string
 	dryRun map[string]*v1alpha1.DryRunStatus
 }
 
@@ -48,9 +48,8 @@ var sharedTrue, sharedFalse = new(true), new(false)
 
 // reset starts the sets again when they are full (or not made yet).
 func (s *sharedStrings) reset() {
-	if s.m == nil || len(s.m)+len(s.maps)+len(s.dryRun) >= maxCachedStrings {
+	if s.m == nil || len(s.m)+len(s.dryRun) >= maxCachedStrings {
 		s.m = make(map[string]string, 256)
-		s.maps = make(map[string]map[string]string, 64)
 		s.dryRun = make(map[string]*v1alpha1.DryRunStatus, 64)
 	}
 }
@@ -115,26 +114,19 @@ func (s *sharedStrings) dryRunRecord(d *v1alpha1.DryRunStatus) *v1alpha1.DryRunS
 	return d
 }
 
-// rendered shares the metadata strings and the annotations of a rendered
-// object in the cache (its spec and status are gone by then).
+// rendered shares the metadata strings of a rendered object in the cache
+// (its spec and status are gone by then). Its labels and annotations are
+// its own maps (the spec hash and the extension label differ per object),
+// with shared keys, and shared values where the operator sets the same for
+// every object: the managed-by label and the module annotation.
 func (s *sharedStrings) rendered(o client.Object) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reset()
 	o.SetNamespace(s.get(o.GetNamespace()))
 	name := o.GetName()
-	if l := o.GetLabels(); len(l) > 0 {
-		shared := make(map[string]string, len(l))
-		for k, v := range l {
-			if v == name {
-				shared[s.get(k)] = name
-			} else {
-				shared[s.get(k)] = s.get(v)
-			}
-		}
-		o.SetLabels(shared)
-	}
-	o.SetAnnotations(s.sharedMap(o.GetAnnotations()))
+	o.SetLabels(s.keys(o.GetLabels(), name, render.LabelManagedBy))
+	o.SetAnnotations(s.keys(o.GetAnnotations(), name, render.AnnotationModule))
 	refs := o.GetOwnerReferences()
 	for i := range refs {
 		r := &refs[i]
@@ -147,33 +139,23 @@ func (s *sharedStrings) rendered(o client.Object) {
 	}
 }
 
-// sharedMap is the one copy of a map with these entries.
-func (s *sharedStrings) sharedMap(m map[string]string) map[string]string {
+// keys is m with shared keys; a value equal to name is name's string, and
+// the values of the shared keys are shared too.
+func (s *sharedStrings) keys(m map[string]string, name string, shared ...string) map[string]string {
 	if len(m) == 0 {
 		return m
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte(0)
-		b.WriteString(m[k])
-		b.WriteByte(0)
-	}
-	key := b.String()
-	if w, ok := s.maps[key]; ok {
-		return w
-	}
-	shared := make(map[string]string, len(m))
+	out := make(map[string]string, len(m))
 	for k, v := range m {
-		shared[s.get(k)] = s.get(v)
+		switch {
+		case v == name:
+			v = name
+		case slices.Contains(shared, k):
+			v = s.get(v)
+		}
+		out[s.get(k)] = v
 	}
-	s.maps[key] = shared
-	return shared
+	return out
 }
 
 func sharedBool(b *bool) *bool {
