@@ -39,7 +39,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/wasmext/wasmext/controllers"
@@ -47,6 +46,7 @@ import (
 	"github.com/wasmext/wasmext/internal/check"
 	"github.com/wasmext/wasmext/internal/httpsource"
 	"github.com/wasmext/wasmext/internal/metrics"
+	"github.com/wasmext/wasmext/internal/metricsauth"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/netguard"
 	"github.com/wasmext/wasmext/internal/oci"
@@ -350,12 +350,13 @@ func newModuleServer(o *options) (*cache.Server, error) {
 }
 
 // metricsOptions serves /metrics over HTTPS with authentication and
-// authorization by the API server (as the kubebuilder v4 scaffold does), or
+// authorization by the API server (as the kubebuilder v4 scaffold does;
+// internal/metricsauth says why not with controller-runtime's filter), or
 // over plain HTTP with --metrics-secure=false.
 func metricsOptions(o *options) metricsserver.Options {
 	m := metricsserver.Options{BindAddress: o.metricsAddr, SecureServing: o.metricsSecure}
 	if o.metricsSecure {
-		m.FilterProvider = filters.WithAuthenticationAndAuthorization
+		m.FilterProvider = metricsauth.Filter
 	}
 	return m
 }

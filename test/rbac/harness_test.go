@@ -51,6 +51,7 @@ type harness struct {
 	plain     string // public image
 	pub       []byte
 	scraper   string // a token allowed to get /metrics
+	stranger  string // a token of a ServiceAccount without that grant
 }
 
 // startControlPlane starts envtest with every CRD, configured as the most
@@ -116,12 +117,14 @@ func (h *harness) pushModules(t *testing.T) {
 }
 
 // createScraper makes a ServiceAccount allowed to get /metrics, as a
-// Prometheus would be, and keeps a token of it.
+// Prometheus would be, and one without that grant, and keeps a token of
+// each.
 func (h *harness) createScraper(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	objs := []client.Object{
 		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNS, Name: "scraper"}},
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: operatorNS, Name: "stranger"}},
 		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "rbac-test-scraper"},
 			Rules: []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}},
 		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "rbac-test-scraper"},
@@ -137,12 +140,14 @@ func (h *harness) createScraper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := cs.CoreV1().ServiceAccounts(operatorNS).CreateToken(ctx, "scraper",
-		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
+	for sa, token := range map[string]*string{"scraper": &h.scraper, "stranger": &h.stranger} {
+		tr, err := cs.CoreV1().ServiceAccounts(operatorNS).CreateToken(ctx, sa,
+			&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr.To[int64](3600)}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*token = tr.Status.Token
 	}
-	h.scraper = tr.Status.Token
 }
 
 // dockerSecret is a pull Secret for the private registry.

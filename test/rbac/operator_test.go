@@ -16,12 +16,12 @@ import (
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/wasmext/wasmext/controllers"
 	"github.com/wasmext/wasmext/internal/cache"
 	"github.com/wasmext/wasmext/internal/eventqueue"
+	"github.com/wasmext/wasmext/internal/metricsauth"
 	"github.com/wasmext/wasmext/internal/module"
 	"github.com/wasmext/wasmext/internal/oci"
 	"github.com/wasmext/wasmext/internal/policy"
@@ -65,7 +65,7 @@ func startOperator(ctx context.Context, h *harness, user string) (*operator, err
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: h.scheme,
 		Metrics: metricsserver.Options{BindAddress: fmt.Sprintf("127.0.0.1:%d", port), SecureServing: true,
-			FilterProvider: filters.WithAuthenticationAndAuthorization},
+			FilterProvider: metricsauth.Filter},
 		HealthProbeBindAddress:  "0",
 		LeaderElection:          true,
 		LeaderElectionID:        leaseName,

@@ -84,9 +84,32 @@ func leaderScenario(ctx context.Context, r *run) error {
 	})
 }
 
-// metricsScenario scrapes /metrics with the scraper's token.
+// metricsScenario scrapes /metrics with the scraper's token (TokenReview
+// and SubjectAccessReview by the real API server), then without a token, with
+// a forged one and with the token of a ServiceAccount without the grant.
 func metricsScenario(ctx context.Context, r *run) error {
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the operator's self-signed certificate
+	if err := scrapeAllowed(ctx, hc, r); err != nil {
+		return err
+	}
+	for _, tc := range []struct {
+		who, token string
+		want       int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"a forged token", r.h.scraper[:len(r.h.scraper)-4] + "AAAA", http.StatusUnauthorized},
+		{"a ServiceAccount without the grant", r.h.stranger, http.StatusForbidden},
+	} {
+		code, body, err := get(ctx, hc, r.op.metrics, tc.token)
+		if err != nil || code != tc.want {
+			return fmt.Errorf("GET /metrics with %s = %d (%v): %s, want %d", tc.who, code, err, firstLine(string(body)), tc.want)
+		}
+	}
+	return nil
+}
+
+// scrapeAllowed waits for /metrics to answer the scraper.
+func scrapeAllowed(ctx context.Context, hc *http.Client, r *run) error {
 	return poll(ctx, "GET "+r.op.metrics, func(ctx context.Context) error {
 		code, body, err := get(ctx, hc, r.op.metrics, r.h.scraper)
 		switch {

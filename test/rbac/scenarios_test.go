@@ -41,7 +41,7 @@ func scenarios() []scenario {
 		{"conflict-wasmplugin", "applyObject: field conflict, ownership read uncached (APIReader Get WasmPlugin)", conflictScenario("cf-wp")},
 		{"conflict-envoyfilter", "applyObject: field conflict, ownership read uncached (APIReader Get EnvoyFilter)", conflictScenario("cf-ef")},
 		{"conflict-trafficextension", "applyObject: field conflict, ownership read uncached (APIReader Get TrafficExtension)", conflictScenario("cf-te")},
-		{"metrics", "/metrics over HTTPS: the scraper's token checked by TokenReview and SubjectAccessReview", metricsScenario},
+		{"metrics", "/metrics over HTTPS: the scraper's token checked by TokenReview and SubjectAccessReview; 401 without a valid token, 403 without the grant", metricsScenario},
 	}
 }
 
