@@ -23,18 +23,38 @@ import (
 // verification results themselves are shared by every extension
 // (verifyResults, keyed by digest and trust material): this memory only
 // says whether an extension must ask for one.
-type memory[T any] struct{ m sync.Map }
+//
+// A map under a lock, not a sync.Map: a sync.Map boxes every value and
+// keeps a node per key, which at 10,000 extensions made the resolutions
+// and written statuses 5.5 MB of the live heap (make bench -pprof).
+type memory[T any] struct {
+	mu sync.RWMutex
+	m  map[client.ObjectKey]T
+}
 
 func (m *memory[T]) get(k client.ObjectKey) *T {
-	if v, ok := m.m.Load(k); ok {
-		t := v.(T)
-		return &t
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if v, ok := m.m[k]; ok {
+		return &v
 	}
 	return nil
 }
 
-func (m *memory[T]) put(k client.ObjectKey, v T) { m.m.Store(k, v) }
-func (m *memory[T]) forget(k client.ObjectKey)   { m.m.Delete(k) }
+func (m *memory[T]) put(k client.ObjectKey, v T) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil {
+		m.m = map[client.ObjectKey]T{}
+	}
+	m.m[k] = v
+}
+
+func (m *memory[T]) forget(k client.ObjectKey) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.m, k)
+}
 
 // DefaultInterval is how often a tag is resolved again when the extension
 // does not say.

@@ -238,3 +238,25 @@ func TestJittered(t *testing.T) {
 		t.Fatalf("jitter spreads 6 objects over only %d delays", len(seen))
 	}
 }
+
+func TestMemory(t *testing.T) {
+	var m memory[resolution] // the zero value is ready
+	k := client.ObjectKey{Namespace: "a", Name: "x"}
+	if m.get(k) != nil {
+		t.Fatal("empty memory remembers")
+	}
+	m.put(k, resolution{image: "r/x:1"})
+	m.put(client.ObjectKey{Namespace: "b", Name: "x"}, resolution{image: "r/y:1"})
+	got := m.get(k)
+	if got == nil || got.image != "r/x:1" {
+		t.Fatalf("get = %+v, want r/x:1", got)
+	}
+	got.image = "changed"
+	if m.get(k).image != "r/x:1" {
+		t.Fatal("get hands out the remembered value itself, want a copy")
+	}
+	m.forget(k)
+	if m.get(k) != nil || m.get(client.ObjectKey{Namespace: "b", Name: "x"}) == nil {
+		t.Fatal("forget dropped the wrong key")
+	}
+}
