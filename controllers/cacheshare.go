@@ -27,9 +27,8 @@ const maxCachedStrings = 1 << 14
 //     module (and trust material); condition types, statuses and reasons,
 //     rendered kinds and namespaces are a handful. The name in
 //     status.rendered is the extension's own.
-//   - Rendered objects: label and annotation keys, the managed-by label,
-//     the module annotation (the same for every object of a module), owner
-//     kinds and namespaces are a handful; the owner's name is the object's.
+//   - Rendered objects: label keys, the managed-by label, owner kinds and
+//     namespaces are a handful; the owner's name is the object's.
 //
 // Strings that differ per object (names, UIDs, the other messages) are
 // not kept here, so the set stays as small as the modules in use. Nothing
@@ -115,18 +114,23 @@ func (s *sharedStrings) dryRunRecord(d *v1alpha1.DryRunStatus) *v1alpha1.DryRunS
 }
 
 // rendered shares the metadata strings of a rendered object in the cache
-// (its spec and status are gone by then). Its labels and annotations are
-// its own maps (the spec hash and the extension label differ per object),
-// with shared keys, and shared values where the operator sets the same for
-// every object: the managed-by label and the module annotation.
-func (s *sharedStrings) rendered(o client.Object) {
+// (its spec, status and annotations are gone by then) and adds the hash
+// that stands for them to its labels (cachedSpecHash). The labels are its
+// own map (the extension label differs per object), with shared keys and a
+// shared managed-by value.
+func (s *sharedStrings) rendered(o client.Object, hash string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reset()
 	o.SetNamespace(s.get(o.GetNamespace()))
 	name := o.GetName()
-	o.SetLabels(s.keys(o.GetLabels(), name, render.LabelManagedBy))
-	o.SetAnnotations(s.keys(o.GetAnnotations(), name, render.AnnotationModule))
+	l := s.keys(o.GetLabels(), name, render.LabelManagedBy)
+	if l == nil {
+		l = make(map[string]string, 1)
+	}
+	l[cachedSpecHash] = hash
+	o.SetLabels(l)
+	o.SetAnnotations(nil)
 	refs := o.GetOwnerReferences()
 	for i := range refs {
 		r := &refs[i]
@@ -143,9 +147,9 @@ func (s *sharedStrings) rendered(o client.Object) {
 // the values of the shared keys are shared too.
 func (s *sharedStrings) keys(m map[string]string, name string, shared ...string) map[string]string {
 	if len(m) == 0 {
-		return m
+		return nil
 	}
-	out := make(map[string]string, len(m))
+	out := make(map[string]string, len(m)+1)
 	for k, v := range m {
 		switch {
 		case v == name:

@@ -72,7 +72,8 @@ func TestCachedExtensionsShareStrings(t *testing.T) {
 
 // TestCachedRenderedShareMetadata: two objects rendered from one module,
 // decoded apart, share the strings their metadata have in common, and keep
-// their own names, UIDs and spec hashes.
+// their own names, UIDs and hashes (which stand for their specs and
+// annotations).
 func TestCachedRenderedShareMetadata(t *testing.T) {
 	decode := func(name, url string) *clientext.WasmPlugin {
 		js := `{"apiVersion":"extensions.istio.io/v1alpha1","kind":"WasmPlugin","metadata":{"name":"` + name + `","namespace":"team-a",` +
@@ -91,8 +92,8 @@ func TestCachedRenderedShareMetadata(t *testing.T) {
 		return got.(*clientext.WasmPlugin)
 	}
 	a, b := decode("a", "http://m/x.wasm"), decode("b", "http://m/y.wasm")
-	if a.Annotations[cachedSpecHash] == "" || a.Annotations[cachedSpecHash] == b.Annotations[cachedSpecHash] || a.Annotations["wasmext.io/module"] != "oci://r/x@"+newDigest {
-		t.Errorf("annotations %v and %v: want the module and each its own spec hash", a.Annotations, b.Annotations)
+	if a.Labels[cachedSpecHash] == "" || a.Labels[cachedSpecHash] == b.Labels[cachedSpecHash] || a.Annotations != nil {
+		t.Errorf("labels %v and %v, annotations %v: want each its own spec hash, no annotations", a.Labels, b.Labels, a.Annotations)
 	}
 	key := func(m map[string]string, k string) string {
 		for x := range m {
@@ -110,8 +111,6 @@ func TestCachedRenderedShareMetadata(t *testing.T) {
 		{"label value", a.Labels["app.kubernetes.io/managed-by"], b.Labels["app.kubernetes.io/managed-by"]},
 		{"owner name and name", ra.Name, a.Name},
 		{"extension label and name", a.Labels["wasmext.io/extension"], a.Name},
-		{"module annotation", a.Annotations["wasmext.io/module"], b.Annotations["wasmext.io/module"]},
-		{"annotation key", key(a.Annotations, "wasmext.io/module"), key(b.Annotations, "wasmext.io/module")},
 		{"label key", key(a.Labels, "wasmext.io/extension"), key(b.Labels, "wasmext.io/extension")},
 	} {
 		if !sameString(f.x, f.y) {

@@ -108,7 +108,7 @@ func needsPull(m *v1alpha1.ModuleStatus, res oci.Resolved, registry bool) bool {
 // one: not controlled by ext, another spec, or a label or annotation the
 // operator sets is missing or changed. Fields others add are left alone.
 func liveDrifted(live, desired client.Object, spec func(client.Object) proto.Message, ext *v1alpha1.WasmExtension) bool {
-	if !metav1.IsControlledBy(live, ext) || !specEqual(live, desired, spec) {
+	if !metav1.IsControlledBy(live, ext) || !renderedEqual(live, desired, spec) {
 		return true
 	}
 	for k, v := range desired.GetLabels() {
@@ -116,24 +116,26 @@ func liveDrifted(live, desired client.Object, spec func(client.Object) proto.Mes
 			return true
 		}
 	}
-	for k, v := range desired.GetAnnotations() {
-		if live.GetAnnotations()[k] != v {
-			return true
-		}
-	}
 	return false
 }
 
-// specEqual compares the specs of live and desired: by the hash the cache
-// keeps in place of a cached object's spec (transformCached), else (an
-// object read from the API server) field by field.
-func specEqual(live, desired client.Object, spec func(client.Object) proto.Message) bool {
-	h, cached := live.GetAnnotations()[cachedSpecHash]
-	if !cached {
-		return proto.Equal(spec(live), spec(desired))
+// renderedEqual compares the specs and the operator's annotations of live
+// and desired: by the hash the cache keeps in their place (transformCached),
+// else (an object read from the API server) field by field.
+func renderedEqual(live, desired client.Object, spec func(client.Object) proto.Message) bool {
+	if h, cached := live.GetLabels()[cachedSpecHash]; cached {
+		want, err := renderedHash(spec(desired), desired.GetAnnotations())
+		return err == nil && h == want
 	}
-	want, err := specHash(spec(desired))
-	return err == nil && h == want
+	if !proto.Equal(spec(live), spec(desired)) {
+		return false
+	}
+	for k, v := range desired.GetAnnotations() {
+		if live.GetAnnotations()[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // reconcileRequested returns the reconcile-request annotation's value when

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,7 +107,7 @@ func TestLiveDrifted(t *testing.T) {
 	ext.SetGroupVersionKind(v1alpha1.GroupVersion.WithKind("WasmExtension"))
 	owned := metav1.OwnerReference{APIVersion: v1alpha1.GroupVersion.String(), Kind: "WasmExtension", Name: "f", UID: "u1", Controller: ptr.To(true)}
 	desired := &clientext.WasmPlugin{ObjectMeta: metav1.ObjectMeta{Name: "f", Labels: map[string]string{"a": "1"},
-		Annotations: map[string]string{"b": "2"}, OwnerReferences: []metav1.OwnerReference{owned}}}
+		Annotations: map[string]string{render.AnnotationModule: "oci://r/x@" + newDigest}, OwnerReferences: []metav1.OwnerReference{owned}}}
 	desired.Spec.Url = "oci://r/x@" + newDigest
 	spec := outputFor(v1alpha1.OutputWasmPlugin).spec
 	for _, tc := range []struct {
@@ -117,7 +119,8 @@ func TestLiveDrifted(t *testing.T) {
 		{"labels and annotations others added", func(w *clientext.WasmPlugin) { w.Labels["x"] = "y"; w.Annotations["z"] = "w" }, false},
 		{"spec edited", func(w *clientext.WasmPlugin) { w.Spec.Url = "oci://evil" }, true},
 		{"label changed", func(w *clientext.WasmPlugin) { w.Labels["a"] = "0" }, true},
-		{"annotation removed", func(w *clientext.WasmPlugin) { delete(w.Annotations, "b") }, true},
+		{"module annotation removed", func(w *clientext.WasmPlugin) { delete(w.Annotations, render.AnnotationModule) }, true},
+		{"module annotation changed", func(w *clientext.WasmPlugin) { w.Annotations[render.AnnotationModule] = "oci://evil" }, true},
 		{"owner removed", func(w *clientext.WasmPlugin) { w.OwnerReferences = nil }, true},
 		{"another owner", func(w *clientext.WasmPlugin) { w.OwnerReferences[0].UID = types.UID("u2") }, true},
 	} {
@@ -128,7 +131,7 @@ func TestLiveDrifted(t *testing.T) {
 				t.Fatalf("liveDrifted = %v, want %v", got, tc.drifted)
 			}
 			// The same object as the cache holds it: metadata and the
-			// hash of its spec.
+			// hash of its spec and the operator's annotations.
 			cached, err := transformCached(live.DeepCopy())
 			if err != nil {
 				t.Fatal(err)
@@ -171,16 +174,18 @@ func TestRenderedFor(t *testing.T) {
 	}
 }
 
-// TestTransformCached: the cache keeps a rendered object's metadata and
-// the hash of its spec, not the spec, its status or managedFields; other
-// objects lose only their managedFields.
+// TestTransformCached: the cache keeps a rendered object's metadata and,
+// in a label, the hash of its spec and the operator's annotations, not the
+// spec, its status, its annotations or managedFields; other objects lose
+// only their managedFields.
 func TestTransformCached(t *testing.T) {
 	wp := &clientext.WasmPlugin{ObjectMeta: metav1.ObjectMeta{Name: "f", Labels: map[string]string{"a": "1"},
+		Annotations:   map[string]string{render.AnnotationModule: "oci://r/x@" + newDigest, "other": "x"},
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "wasmext"}}}}
 	wp.Spec.Url = "oci://r/x@" + newDigest
 	wp.Spec.PluginName = "f"
 	wp.Status.ObservedGeneration = 3
-	want, err := specHash(&wp.Spec)
+	want, err := renderedHash(&wp.Spec, wp.Annotations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,20 +194,67 @@ func TestTransformCached(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := got.(*clientext.WasmPlugin)
-	if c.Annotations[cachedSpecHash] != want || c.Spec.Url != "" || c.Spec.PluginName != "" || c.Status.ObservedGeneration != 0 ||
+	if c.Labels[cachedSpecHash] != want || c.Annotations != nil || c.Spec.Url != "" || c.Spec.PluginName != "" || c.Status.ObservedGeneration != 0 ||
 		c.ManagedFields != nil || c.Labels["a"] != "1" || c.Name != "f" {
-		t.Fatalf("cached WasmPlugin = %+v, want metadata without managedFields, annotation %s=%s, empty spec and status", c, cachedSpecHash, want)
+		t.Fatalf("cached WasmPlugin = %+v, want metadata without managedFields or annotations, label %s=%s, empty spec and status", c, cachedSpecHash, want)
 	}
-	other := wp.DeepCopy()
-	other.Spec.Url = "oci://r/y@" + newDigest
-	if h, _ := specHash(&other.Spec); h == want {
-		t.Fatal("two specs hash alike")
+	for name, edit := range map[string]func(*clientext.WasmPlugin){
+		"another spec":               func(w *clientext.WasmPlugin) { w.Spec.Url = "oci://r/y@" + newDigest },
+		"another module":             func(w *clientext.WasmPlugin) { w.Annotations[render.AnnotationModule] = "oci://r/y@" + newDigest },
+		"no module annotation":       func(w *clientext.WasmPlugin) { delete(w.Annotations, render.AnnotationModule) },
+		"an empty module annotation": func(w *clientext.WasmPlugin) { w.Annotations[render.AnnotationModule] = "" },
+	} {
+		o := wp.DeepCopy()
+		edit(o)
+		if h, _ := renderedHash(&o.Spec, o.Annotations); h == want {
+			t.Errorf("%s: hashes alike", name)
+		}
+	}
+	o := wp.DeepCopy()
+	o.Annotations["other"] = "y"
+	if h, _ := renderedHash(&o.Spec, o.Annotations); h != want {
+		t.Error("an annotation the operator does not set changed the hash")
 	}
 	ext := &v1alpha1.WasmExtension{ObjectMeta: metav1.ObjectMeta{Name: "e", ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "kubectl"}}}}
 	ext.Spec.Module.Image = "r/x:1"
 	got, err = transformCached(ext)
-	if e := got.(*v1alpha1.WasmExtension); err != nil || e.ManagedFields != nil || e.Spec.Module.Image != "r/x:1" || e.Annotations[cachedSpecHash] != "" {
+	if e := got.(*v1alpha1.WasmExtension); err != nil || e.ManagedFields != nil || e.Spec.Module.Image != "r/x:1" || e.Labels[cachedSpecHash] != "" {
 		t.Fatalf("cached WasmExtension = %+v, %v: want it whole but for managedFields", e, err)
+	}
+}
+
+// TestOwnAnnotations: every annotation the operator renders is one the
+// cached hash covers (else a hand edit of it would go unseen).
+func TestOwnAnnotations(t *testing.T) {
+	ext := newExtension("ns", "f", "r.example/acme/f:1")
+	m := render.Module{Repository: "r.example/acme/f", Digest: newDigest, SHA256: strings.Repeat("a", 64), CacheURL: "http://m/x.wasm"}
+	wp, err := render.WasmPlugin(ext, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	te, err := render.TrafficExtension(ext, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	efs, err := render.EnvoyFilters(ext, m, render.EnvoyFilterOptions{ModuleURL: m.CacheURL, SHA256: m.SHA256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := []client.Object{wp, te}
+	for _, ef := range efs {
+		objs = append(objs, ef)
+	}
+	seen := 0
+	for _, o := range objs {
+		for k := range o.GetAnnotations() {
+			if !slices.Contains(ownAnnotations, k) {
+				t.Errorf("%T %s has annotation %s, which ownAnnotations lacks", o, o.GetName(), k)
+			}
+			seen++
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no rendered object has an annotation: the check checks nothing")
 	}
 }
 
