@@ -42,6 +42,7 @@ var schemaCases = []schemaCase{
 	{"port out of range", "moduleServer: {port: 70000}", "/moduleServer/port"},
 	{"not a quantity", "limits: {maxModuleSize: big}", "/limits/maxModuleSize"},
 	{"not a duration", "moduleServer: {grace: soon}", "/moduleServer/grace"},
+	{"GOMEMLIMIT not in Go's syntax", "goMemLimit: 100Mi", "/goMemLimit"},
 	{"not a namespace name", "secretNamespaces: [Tenant_A]", "/secretNamespaces/0"},
 	{"unknown log encoder", "log: {encoder: xml}", "/log/encoder"},
 	{"zero replicas", "replicaCount: 0", "/replicaCount"},

@@ -34,6 +34,7 @@ metrics: {secure: false, port: 8080, serviceMonitor: {enabled: true, labels: {re
 podDisruptionBudget: {maxUnavailable: 2}
 topologySpreadKeys: []
 resources: {limits: {memory: 256Mi}, requests: {cpu: 50m, memory: 128Mi}}
+goMemLimit: 200MiB
 tolerations: [{key: dedicated, operator: Equal, value: ops, effect: NoSchedule}]
 nodeSelector: {kubernetes.io/os: linux}
 extraArgs: [--zap-stacktrace-level=panic]
@@ -83,6 +84,10 @@ func checkDefault(t *testing.T, objs rendered, d *appsv1.Deployment) {
 	if *d.Spec.Replicas != 2 {
 		t.Errorf("replicas %d; want 2", *d.Spec.Replicas)
 	}
+	if m := envVar(c, "GOMEMLIMIT"); m == nil || m.Value != "" || m.ValueFrom == nil || m.ValueFrom.ResourceFieldRef == nil ||
+		m.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
+		t.Errorf("GOMEMLIMIT %+v; want it from resourceFieldRef limits.memory by default", m)
+	}
 	if mount := mountPath(c, "module-cache"); mount != "/var/cache/wasmext" || volume(d, "module-cache").EmptyDir == nil {
 		t.Errorf("module cache mounted at %q from %+v; want an emptyDir at /var/cache/wasmext", mount, volume(d, "module-cache"))
 	}
@@ -111,6 +116,9 @@ func checkCustom(t *testing.T, objs rendered, d *appsv1.Deployment) {
 	if *d.Spec.Replicas != 3 {
 		t.Errorf("replicas %d; want 3", *d.Spec.Replicas)
 	}
+	if m := envVar(c, "GOMEMLIMIT"); m == nil || m.Value != "200MiB" || m.ValueFrom != nil {
+		t.Errorf("GOMEMLIMIT %+v; want goMemLimit's 200MiB", m)
+	}
 	if v := volume(d, "module-cache"); v != nil {
 		t.Errorf("module-cache volume %+v with cacheDir disabled", v)
 	}
@@ -126,7 +134,7 @@ func checkCustom(t *testing.T, objs rendered, d *appsv1.Deployment) {
 }
 
 // checkPodSecurity: the restricted Pod Security Standard, a read-only root, probes on the probe
-// port, and GOMEMLIMIT from the memory limit.
+// port, and GOMEMLIMIT set.
 func checkPodSecurity(t *testing.T, d *appsv1.Deployment) {
 	t.Helper()
 	pod := d.Spec.Template.Spec
@@ -138,15 +146,8 @@ func checkPodSecurity(t *testing.T, d *appsv1.Deployment) {
 	if sc == nil || *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
 		t.Errorf("container securityContext %+v; want no privilege escalation, read-only root, drop ALL", sc)
 	}
-	var memlimit *corev1.EnvVar
-	for i := range c.Env {
-		if c.Env[i].Name == "GOMEMLIMIT" {
-			memlimit = &c.Env[i]
-		}
-	}
-	if memlimit == nil || memlimit.ValueFrom == nil || memlimit.ValueFrom.ResourceFieldRef == nil ||
-		memlimit.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
-		t.Errorf("GOMEMLIMIT %+v; want it from resourceFieldRef limits.memory", memlimit)
+	if memlimit := envVar(c, "GOMEMLIMIT"); memlimit == nil || memlimit.Value == "" && (memlimit.ValueFrom == nil || memlimit.ValueFrom.ResourceFieldRef == nil) {
+		t.Errorf("GOMEMLIMIT %+v; want it set", memlimit)
 	}
 	probePort := fmt.Sprintf("--health-probe-bind-address=:%d", containerPort(c, "probes"))
 	expectArgs(t, c.Args, []string{probePort}, nil)
@@ -225,6 +226,16 @@ func volume(d *appsv1.Deployment, name string) *corev1.Volume {
 	for i, v := range d.Spec.Template.Spec.Volumes {
 		if v.Name == name {
 			return &d.Spec.Template.Spec.Volumes[i]
+		}
+	}
+	return nil
+}
+
+// envVar is the container's variable of that name, or nil.
+func envVar(c corev1.Container, name string) *corev1.EnvVar {
+	for i := range c.Env {
+		if c.Env[i].Name == name {
+			return &c.Env[i]
 		}
 	}
 	return nil
