@@ -145,11 +145,12 @@ demo: envtest registry ## Run the end-to-end demo on envtest + a local registry 
 		go run ./test/demo $(if $(filter 1 true yes,$(KEEP)),-keep) $(DEMO_ARGS)
 
 .PHONY: bench
-bench: envtest ## Run the benchmark (test/bench; BENCH_ARGS=... for its flags), then the module server's throughput and memory and the dry run's cost (internal/sandbox).
+bench: envtest ## Run the benchmark (test/bench; BENCH_ARGS=... for its flags), then the module server's throughput and memory, the dry run's cost (internal/sandbox) and the bytes the cache keeps per object (controllers).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go run ./test/bench $(BENCH_ARGS)
 	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go run ./test/bench/manymodules
 	go test ./internal/cache/ -run '^$$' -bench 'Throughput|Held1GiB' -benchtime=5x
 	go test ./internal/sandbox/ -run '^$$' -bench 'DryRun' -benchtime=5x
+	KUBEBUILDER_ASSETS="$$(hack/envtest-bins.sh)" go test ./controllers/ -run '^$$' -bench 'CachedObject' -benchtime=3x
 
 .PHONY: bench-flux
 bench-flux: envtest $(SOURCE_CONTROLLER) ## Run wasmext, Flux source-controller (at --concurrent 2 and at wasmext's) and the floor side by side, N = 1, 100, 1000 over 50 modules and 500 over 20, 3 rounds each; writes docs/benchmarks.md (BENCH_ARGS=... for more flags, e.g. "-n 1,20 -rounds 1").
