@@ -10,6 +10,21 @@ import (
 	"github.com/wasmext/wasmext/api/v1alpha1"
 )
 
+// decodeCached decodes js into a T and passes it through the cache's
+// transform, as an informer does.
+func decodeCached[T any](t *testing.T, js string) *T {
+	t.Helper()
+	o := new(T)
+	if err := json.Unmarshal([]byte(js), o); err != nil {
+		t.Fatal(err)
+	}
+	got, err := transformCached(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got.(*T)
+}
+
 // sameString says whether x and y are one copy of the same string.
 func sameString(x, y string) bool { return x == y && unsafe.StringData(x) == unsafe.StringData(y) }
 
@@ -25,15 +40,7 @@ func TestCachedExtensionsShareStrings(t *testing.T) {
 			`"conditions":[{"type":"ModuleFetched","status":"True","reason":"Succeeded","message":"Fetched r.example/acme/f@` + newDigest + `"},` +
 			`{"type":"ModuleValidated","status":"True","reason":"Succeeded","message":"Valid Proxy-Wasm module; dry run passed"},` +
 			`{"type":"Ready","status":"True","reason":"Succeeded","message":"WasmPlugin ` + name + ` serves it"}]}}`
-		var e v1alpha1.WasmExtension
-		if err := json.Unmarshal([]byte(js), &e); err != nil {
-			t.Fatal(err)
-		}
-		got, err := transformCached(&e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got.(*v1alpha1.WasmExtension)
+		return decodeCached[v1alpha1.WasmExtension](t, js)
 	}
 	a, b := decode("a"), decode("b")
 	for _, f := range []struct{ name, x, y string }{
@@ -81,15 +88,7 @@ func TestCachedRenderedShareMetadata(t *testing.T) {
 			`"labels":{"app.kubernetes.io/managed-by":"wasmext","wasmext.io/extension":"` + name + `"},` +
 			`"ownerReferences":[{"apiVersion":"wasmext.io/v1alpha1","kind":"WasmExtension","name":"` + name + `","uid":"u-` + name + `","controller":true,"blockOwnerDeletion":true}]},` +
 			`"spec":{"url":"` + url + `","phase":"AUTHN"}}`
-		var wp clientext.WasmPlugin
-		if err := json.Unmarshal([]byte(js), &wp); err != nil {
-			t.Fatal(err)
-		}
-		got, err := transformCached(&wp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got.(*clientext.WasmPlugin)
+		return decodeCached[clientext.WasmPlugin](t, js)
 	}
 	a, b := decode("a", "http://m/x.wasm"), decode("b", "http://m/y.wasm")
 	if a.Labels[cachedSpecHash] == "" || a.Labels[cachedSpecHash] == b.Labels[cachedSpecHash] || a.Annotations != nil {
